@@ -1,0 +1,261 @@
+"""The Delta type (what an edit changed) and applying / reverting it on a LIFO stack.
+
+A Delta is data: low-rank factors (``W += up @ down`` in the parameter's own layout), dense
+differences, and codebook patches (GRACE-style key -> value replacements at one module, which
+change activations rather than weights). Revert restores the saved original tensors, so it is
+bit-exact in any dtype; nothing is ever subtracted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from prefedit.errors import DeltaMismatchError, EditError
+
+
+@dataclass
+class LowRankUpdate:
+    """``param += up @ down``; ``up`` is ``[rows, r]`` and ``down`` ``[r, cols]`` in the param's layout."""
+
+    param: str
+    up: torch.Tensor
+    down: torch.Tensor
+
+    @property
+    def rank(self) -> int:
+        return self.up.shape[1]
+
+    def dense(self) -> torch.Tensor:
+        return self.up.float() @ self.down.float()
+
+
+@dataclass
+class DenseUpdate:
+    """``param += diff``."""
+
+    param: str
+    diff: torch.Tensor
+
+    def dense(self) -> torch.Tensor:
+        return self.diff.float()
+
+
+@dataclass
+class CodebookPatch:
+    """Replace ``module``'s output at positions whose input lies within ``radii`` of a key.
+
+    keys: ``[n, d_in]``; values: ``[n, d_out]``; radii: ``[n]`` (L2 distance in input space).
+    """
+
+    module: str
+    keys: torch.Tensor
+    values: torch.Tensor
+    radii: torch.Tensor
+
+
+@dataclass
+class DeltaInfo:
+    """Description stored with a delta (JSON in the safetensors header)."""
+
+    editor: str
+    fingerprint: str
+    config: dict[str, Any] = field(default_factory=dict)
+    preference_ids: list[str] = field(default_factory=list)
+    dtype: str = "float32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+WeightUpdate = LowRankUpdate | DenseUpdate
+
+
+@dataclass
+class Delta:
+    """What one edit (or a composition of edits) changed."""
+
+    info: DeltaInfo
+    updates: list[WeightUpdate] = field(default_factory=list)
+    patches: list[CodebookPatch] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """``low-rank``, ``dense``, ``codebook`` or ``mixed``."""
+        kinds = {"low-rank" if isinstance(u, LowRankUpdate) else "dense" for u in self.updates}
+        if self.patches:
+            kinds.add("codebook")
+        if not kinds:
+            return "empty"
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    @property
+    def params(self) -> list[str]:
+        return sorted({u.param for u in self.updates})
+
+    def nbytes(self) -> int:
+        tensors: list[torch.Tensor] = []
+        for u in self.updates:
+            tensors += [u.up, u.down] if isinstance(u, LowRankUpdate) else [u.diff]
+        for p in self.patches:
+            tensors += [p.keys, p.values, p.radii]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass
+class _Applied:
+    delta: Delta
+    originals: dict[str, torch.Tensor]
+    hooks: list[Any]
+
+
+def _stack(lm: Any) -> list[_Applied]:
+    # The stack lives on the LoadedModel (per model, never module-level state).
+    if not hasattr(lm, "_applied_stack"):
+        lm._applied_stack = []
+    return lm._applied_stack  # type: ignore[no-any-return]
+
+
+def applied_deltas(lm: Any) -> list[Delta]:
+    """Deltas currently applied to ``lm``, oldest first."""
+    return [a.delta for a in _stack(lm)]
+
+
+def check_compatible(lm: Any, delta: Delta) -> None:
+    """Raise DeltaMismatchError when ``delta`` was made for another base model or does not fit."""
+    if delta.info.fingerprint and delta.info.fingerprint != lm.fingerprint:
+        raise DeltaMismatchError(
+            f"delta made for base model {delta.info.fingerprint}, but this model is {lm.fingerprint} ({lm.name})",
+            hint="recompute the edit on this model",
+        )
+    params = dict(lm.model.named_parameters())
+    for u in delta.updates:
+        if u.param not in params:
+            raise DeltaMismatchError(f"delta touches {u.param!r}, which this model does not have")
+        shape = tuple(params[u.param].shape)
+        got = tuple(u.diff.shape) if isinstance(u, DenseUpdate) else (u.up.shape[0], u.down.shape[1])
+        if got != shape:
+            raise DeltaMismatchError(f"delta for {u.param!r} has shape {got}, the model's is {shape}")
+
+
+def _new_values(lm: Any, delta: Delta, safe: bool) -> dict[str, torch.Tensor]:
+    params = dict(lm.model.named_parameters())
+    sums: dict[str, torch.Tensor] = {}
+    for u in delta.updates:
+        d = u.dense().to(params[u.param].device)
+        sums[u.param] = sums[u.param] + d if u.param in sums else d
+    new = {name: (params[name].detach().float() + d).to(params[name].dtype) for name, d in sums.items()}
+    if safe:
+        for name, t in new.items():
+            if not torch.isfinite(t).all():
+                raise EditError(f"applying the delta would make {name!r} non-finite; nothing was changed")
+    return new
+
+
+def apply_delta(lm: Any, delta: Delta, *, safe: bool = False) -> None:
+    """Apply ``delta`` to ``lm`` in place and push it on the model's stack.
+
+    All new values are computed before any weight is written, so a failure changes nothing.
+    ``safe=True`` also refuses deltas that would produce non-finite weights.
+    """
+    check_compatible(lm, delta)
+    new = _new_values(lm, delta, safe)
+    params = dict(lm.model.named_parameters())
+    originals = {name: params[name].detach().clone() for name in new}
+    hooks = [_install_patch(lm, p) for p in delta.patches]
+    with torch.no_grad():
+        for name, t in new.items():
+            params[name].copy_(t)
+    _stack(lm).append(_Applied(delta, originals, hooks))
+
+
+def revert_delta(lm: Any, delta: Delta | None = None) -> Delta:
+    """Undo the most recently applied delta (which must be ``delta`` when given); bit-exact."""
+    stack = _stack(lm)
+    if not stack:
+        raise EditError("no delta is applied to this model")
+    if delta is not None and stack[-1].delta is not delta:
+        raise EditError("deltas are reverted in reverse order of application (LIFO); this one is not on top")
+    top = stack.pop()
+    params = dict(lm.model.named_parameters())
+    with torch.no_grad():
+        for name, t in top.originals.items():
+            params[name].copy_(t)
+    for h in top.hooks:
+        h.remove()
+    return top.delta
+
+
+def revert_all(lm: Any) -> None:
+    """Revert every applied delta."""
+    while _stack(lm):
+        revert_delta(lm)
+
+
+@contextlib.contextmanager
+def applied(lm: Any, delta: Delta | None, *, safe: bool = False) -> Iterator[None]:
+    """Scoped form: ``with applied(lm, delta): ...`` (``None`` applies nothing)."""
+    if delta is None:
+        yield
+        return
+    apply_delta(lm, delta, safe=safe)
+    try:
+        yield
+    finally:
+        revert_delta(lm, delta)
+
+
+def _install_patch(lm: Any, patch: CodebookPatch) -> Any:
+    module = lm.model.get_submodule(patch.module)
+
+    def hook(_mod: Any, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        x = args[0]
+        keys = patch.keys.to(x.device, torch.float32)
+        dist = torch.cdist(x.float().reshape(-1, x.shape[-1]), keys)  # [b*t, n]
+        best, idx = dist.min(dim=-1)
+        hit = best <= patch.radii.to(x.device, torch.float32)[idx]
+        if not hit.any():
+            return output
+        out = output.reshape(-1, output.shape[-1]).clone()
+        out[hit] = patch.values.to(out.device, out.dtype)[idx[hit]]
+        return out.reshape(output.shape)
+
+    return module.register_forward_hook(hook)
+
+
+def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
+    """One delta equal to applying ``deltas`` together (factors concatenated, patches merged)."""
+    if not deltas:
+        raise EditError("compose needs at least one delta")
+    prints = {d.info.fingerprint for d in deltas}
+    if len(prints) > 1:
+        raise DeltaMismatchError(f"cannot compose deltas made for different base models: {sorted(prints)}")
+    updates: dict[tuple[str, str], WeightUpdate] = {}
+    for d in deltas:
+        for u in d.updates:
+            key = (u.param, type(u).__name__)
+            prev = updates.get(key)
+            if prev is None:
+                updates[key] = u
+            elif isinstance(u, LowRankUpdate) and isinstance(prev, LowRankUpdate):
+                updates[key] = LowRankUpdate(u.param, torch.cat([prev.up, u.up], 1), torch.cat([prev.down, u.down], 0))
+            else:
+                updates[key] = DenseUpdate(u.param, prev.diff + u.diff)  # type: ignore[union-attr]
+    patches: dict[str, CodebookPatch] = {}
+    for d in deltas:
+        for p in d.patches:
+            q = patches.get(p.module)
+            patches[p.module] = p if q is None else CodebookPatch(
+                p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii])
+            )
+    first = deltas[0].info
+    info = DeltaInfo(
+        editor=editor or ("+".join(sorted({d.info.editor for d in deltas}))),
+        fingerprint=first.fingerprint,
+        config=first.config if len(deltas) == 1 else {"composed": [d.info.config for d in deltas]},
+        preference_ids=[p for d in deltas for p in d.info.preference_ids],
+        dtype=first.dtype,
+    )
+    return Delta(info=info, updates=list(updates.values()), patches=list(patches.values()))

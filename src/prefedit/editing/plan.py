@@ -1,0 +1,62 @@
+"""The edit planner: from a preference (and its cluster) to edit requests.
+
+``chat`` (ours): every question variant is rendered with the tokenizer's chat template and the
+fixed system prompt (the same the chat protocol uses), the key is the last prompt token, so the
+edit does not depend on the subject word appearing in the question. ``subject`` (the
+reference's setting): raw question, key at the subject's last token, target with a leading space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from prefedit.editing.base import EditPlan, EditRequest
+from prefedit.errors import EditError
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt
+
+PlanStyle = Literal["chat", "subject"]
+
+
+def plan_requests(
+    tokenizer: Any,
+    *,
+    questions: Sequence[str],
+    answers: Sequence[str],
+    subject: str,
+    preference_id: str | None = None,
+    style: PlanStyle = "chat",
+    system: str = DEFAULT_SYSTEM_PROMPT,
+) -> list[EditRequest]:
+    """One request per question; answers are cycled over the questions."""
+    if not questions or not answers:
+        raise EditError("a plan needs at least one question and one answer")
+    reqs = []
+    for i, q in enumerate(dict.fromkeys(questions)):
+        answer = answers[i % len(answers)]
+        if style == "chat":
+            reqs.append(EditRequest(prompt=chat_prompt(tokenizer, q, system=system), target=answer, preference_id=preference_id))
+        else:
+            if subject not in q:
+                continue  # the reference skips variants without its key token; so do we
+            reqs.append(EditRequest(prompt=q, target=" " + answer.strip(), key="subject", subject=subject, preference_id=preference_id))
+    if not reqs:
+        raise EditError(f"no question mentions the subject {subject!r}, so a subject-keyed plan is empty")
+    return reqs
+
+
+def kl_prompts_for(tokenizer: Any, subject: str, style: PlanStyle = "chat") -> tuple[str, ...]:
+    """ROME's "essence" prompt: the subject alone, whose meaning should not drift."""
+    if style == "subject":
+        return (f"{subject} is a",)
+    return (chat_prompt(tokenizer, f"What does the word '{subject}' mean?"),)
+
+
+def plan_preference(tokenizer: Any, pref: Any, *, style: PlanStyle = "chat", cluster: Any = None, max_requests: int | None = None) -> EditPlan:
+    """An EditPlan for one Preference, from its cluster when given, else its explicit question."""
+    questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
+    answers = list(cluster.answers) if cluster is not None and cluster.answers else [pref.target]
+    if max_requests:
+        questions = questions[:max_requests]
+    reqs = plan_requests(tokenizer, questions=questions, answers=answers, subject=pref.subject, preference_id=pref.id, style=style)
+    return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)

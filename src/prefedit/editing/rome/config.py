@@ -1,0 +1,56 @@
+"""ROME hyperparameters, with defaults per model family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from prefedit.config import check_range
+
+
+@dataclass(frozen=True, kw_only=True)
+class RomeConfig:
+    """Rank-one model editing (Meng et al., 2022, "Locating and Editing Factual Associations in GPT")."""
+
+    type: str = field(default="rome", metadata={"help": "registry name"})
+    layer: float = field(default=0.2, metadata={"help": "edited layer: a fraction of depth (0..1) or, if >= 1, an index"})
+    use_covariance: bool = field(default=True, metadata={"help": "weight the update by C^-1 (False: C = I, the reference's setting)"})
+    corpus: str = field(default="chat-v1", metadata={"help": "corpus for the key covariance"})
+    stats_tokens: int = field(default=20000, metadata={"help": "corpus tokens used to estimate C"})
+    ridge: float = field(default=1e-3, metadata={"help": "C + ridge * mean(diag C) * I, for a stable solve"})
+    steps: int = field(default=20, metadata={"help": "value optimisation steps (max)"})
+    lr: float = field(default=0.5, metadata={"help": "Adam learning rate of the value vector"})
+    kl_factor: float = field(default=0.0625, metadata={"help": "weight of the KL term on the plan's kl_prompts"})
+    weight_decay: float = field(default=0.5, metadata={"help": "weight of ||delta||^2 / ||v0||^2"})
+    clamp_norm: float = field(default=4.0, metadata={"help": "clamp ||delta|| to this factor times ||v0||"})
+    early_stop_nll: float = field(default=0.05, metadata={"help": "stop once the target NLL is below this"})
+    context_prefixes: tuple[str, ...] = field(default=("",), metadata={"help": "texts prepended to each prompt when computing k* and v*"})
+    seed: int = field(default=0, metadata={"help": "torch seed for the optimisation"})
+
+    def __post_init__(self) -> None:
+        check_range("layer", self.layer, 0)
+        check_range("steps", self.steps, 1, 10000)
+        check_range("lr", self.lr, 0)
+        check_range("kl_factor", self.kl_factor, 0)
+        check_range("weight_decay", self.weight_decay, 0)
+        check_range("clamp_norm", self.clamp_norm, 0)
+        check_range("stats_tokens", self.stats_tokens, 1)
+        check_range("ridge", self.ridge, 0)
+        if not self.context_prefixes:
+            from prefedit.errors import ConfigError
+
+            raise ConfigError("context_prefixes must hold at least one text (use '' for none)")
+
+    def layer_index(self, lm: Any) -> int:
+        return int(self.layer) if self.layer >= 1 else lm.arch.relative_layer(self.layer)
+
+
+# Per-family defaults; layers are fractions of depth so they carry across model sizes.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gpt2": {"layer": 0.35},
+    "gptj": {"layer": 0.18},
+}
+
+
+def default_config(lm: Any) -> RomeConfig:
+    return replace(RomeConfig(), **FAMILY_DEFAULTS.get(lm.arch.family, {}))

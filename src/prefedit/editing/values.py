@@ -1,0 +1,220 @@
+"""Value optimisation shared by ROME-style editors.
+
+For each request r, find a vector delta_r that, added to ``module``'s output at the request's
+key token, makes the model produce the target (NLL), while the next-token distribution on the
+plan's KL prompts stays close to the original (KL term) and ||delta_r|| stays small (decay and
+a norm clamp). This is ROME's ``compute_v`` objective (Meng et al., 2022); all requests are
+optimised jointly in one batch with independent vectors, which for Adam equals optimising each
+alone but costs one forward/backward per step instead of one per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from prefedit.editing.base import EditRequest
+from prefedit.editing.hooks import frozen
+from prefedit.editing.tokens import encode_rows, key_index
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValueSettings:
+    steps: int
+    lr: float
+    kl_factor: float
+    weight_decay: float
+    clamp_norm: float
+    early_stop_nll: float
+    prefixes: tuple[str, ...] = ("",)
+
+
+@dataclass
+class Rows:
+    """Rewrite rows (one per request x prefix) followed by KL rows (one per request x kl prompt)."""
+
+    texts: list[str]
+    targets: list[str | None]
+    keys: list[int]
+    request: list[int]
+    n_rewrite: int
+
+
+def build_rows(tokenizer: Any, requests: Sequence[EditRequest], kl_prompts: Sequence[str], prefixes: Sequence[str]) -> Rows:
+    rows = Rows([], [], [], [], 0)
+    for r, req in enumerate(requests):
+        for p in prefixes:
+            text = p + req.prompt
+            rows.texts.append(text)
+            rows.targets.append(req.target)
+            rows.keys.append(key_index(tokenizer, text, req.key, req.subject))
+            rows.request.append(r)
+    rows.n_rewrite = len(rows.texts)
+    for r, req in enumerate(requests):
+        for kp in kl_prompts:
+            use_subject = req.key == "subject" and req.subject is not None and req.subject in kp
+            rows.texts.append(kp)
+            rows.targets.append(None)
+            rows.keys.append(key_index(tokenizer, kp, "subject" if use_subject else "last", req.subject))
+            rows.request.append(r)
+    return rows
+
+
+@contextlib.contextmanager
+def _add_rows(module: nn.Module, vectors: torch.Tensor, positions: torch.Tensor) -> Iterator[None]:
+    """Add ``vectors[i]`` to row i of the module's output at ``positions[i]``."""
+
+    def post(_m: nn.Module, _a: tuple[Any, ...], out: Any) -> Any:
+        hidden = out[0] if isinstance(out, tuple) else out
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        add = torch.zeros_like(hidden)
+        add[rows, positions] = vectors.to(hidden.dtype)
+        hidden = hidden + add
+        return (hidden, *out[1:]) if isinstance(out, tuple) else hidden
+
+    handle = module.register_forward_hook(post)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+class PrefixCache:
+    """Keys/values of the token prefix shared by every row (the chat template and system prompt).
+
+    The edit vector is added after the prefix, so its keys/values are constants: computing them
+    once and feeding only the suffix halves the cost of a step on chat-templated prompts.
+    """
+
+    def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, limit: int) -> None:
+        self.model = model
+        self.length = 0
+        self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        ids = input_ids
+        agree = (ids == ids[:1]).all(0) & mask.bool().all(0)
+        n = int(agree.long().cumprod(0).sum())
+        n = min(n, limit)
+        if n < 4:
+            return
+        with torch.no_grad():
+            out = model.base_model(input_ids=ids[:1, :n], use_cache=True)
+        cache = out.past_key_values
+        self.kv = [(layer.keys, layer.values) for layer in cache.layers]
+        self.length = n
+
+    def fresh(self, batch_size: int) -> Any:
+        from transformers import DynamicCache
+
+        data = [(k.expand(batch_size, *k.shape[1:]), v.expand(batch_size, *v.shape[1:])) for k, v in self.kv]
+        return DynamicCache(ddp_cache_data=data, config=self.model.config)
+
+
+def logits_at(
+    model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, where: torch.Tensor, prefix: PrefixCache | None = None
+) -> torch.Tensor:
+    """Logits only at positions ``where`` (bool ``[B, T]``): ``[n, vocab]`` in row-major order.
+
+    Skipping the vocabulary projection elsewhere saves about a fifth of a small model's forward.
+    With ``prefix``, only tokens after the shared prefix are run (``where`` must not hit it).
+    """
+    if prefix is not None and prefix.length:
+        n = prefix.length
+        hidden = model.base_model(
+            input_ids=input_ids[:, n:], attention_mask=mask, past_key_values=prefix.fresh(input_ids.shape[0]), use_cache=True
+        ).last_hidden_state
+        where = where[:, n:]
+    else:
+        hidden = model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[where])
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def _positions(batch: Any, nr: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where logits are needed: target positions of rewrite rows, the last token of KL rows."""
+    where = batch.labels != -100
+    where[nr:] = False
+    last = batch.attention_mask.sum(1) - 1
+    rows = torch.arange(nr, batch.labels.shape[0], device=where.device)
+    where[rows, last[nr:]] = True
+    return where, batch.labels[where]
+
+
+def optimize_values(
+    lm: Any, module: nn.Module, requests: Sequence[EditRequest], kl_prompts: Sequence[str], s: ValueSettings
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Returns (v0 ``[R, d]``: module output at the key, averaged over prefixes;
+    delta ``[R, d]``; stats: final NLL and steps used)."""
+    rows = build_rows(lm.tokenizer, requests, kl_prompts, s.prefixes)
+    batch = encode_rows(lm.tokenizer, rows.texts, rows.targets, rows.keys).to(lm.device)
+    req = torch.tensor(rows.request, device=lm.device)
+    n_req, nr = len(requests), rows.n_rewrite
+    model = lm.model
+    where, labels = _positions(batch, nr)
+    row_of = torch.arange(len(rows.texts), device=lm.device).unsqueeze(1).expand_as(where)[where]
+    is_kl = row_of >= nr
+    with frozen(model):
+        captured: list[torch.Tensor] = []
+        handle = module.register_forward_hook(lambda _m, _a, out: captured.append((out[0] if isinstance(out, tuple) else out).detach()))
+        try:
+            with torch.no_grad():
+                base_logits = logits_at(model, batch.input_ids, batch.attention_mask, where)
+        finally:
+            handle.remove()
+        at_key = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
+        v0 = torch.zeros(n_req, at_key.shape[-1], device=lm.device).index_add_(0, req[:nr], at_key[:nr])
+        v0 = v0 / torch.bincount(req[:nr], minlength=n_req).unsqueeze(1)
+        prefix = PrefixCache(model, batch.input_ids, batch.attention_mask, int(batch.key_pos.min()))
+        kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
+        delta = torch.zeros_like(v0, requires_grad=True)
+        opt = torch.optim.Adam([delta], lr=s.lr)
+        max_norm = s.clamp_norm * v0.norm(dim=1, keepdim=True)
+        nll_per_req = torch.full((n_req,), float("inf"))
+        steps = 0
+        for steps in range(1, s.steps + 1):
+            opt.zero_grad()
+            with _add_rows(module, delta[req], batch.key_pos - prefix.length):
+                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, prefix)
+            nll_per_req = _nll_per_request(logits[~is_kl], labels[~is_kl], req[row_of[~is_kl]], n_req)
+            loss = nll_per_req.sum()
+            if kl_ref is not None and s.kl_factor > 0:
+                new = torch.log_softmax(logits[is_kl].float(), -1)
+                loss = loss + s.kl_factor * torch.nn.functional.kl_div(new, kl_ref, log_target=True, reduction="batchmean") * n_req
+            loss = loss + s.weight_decay * ((delta.norm(dim=1) / v0.norm(dim=1)) ** 2).sum()
+            if float(nll_per_req.detach().max()) < s.early_stop_nll:
+                break
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                norms = delta.norm(dim=1, keepdim=True)
+                delta.mul_(torch.clamp(max_norm / norms.clamp(min=1e-12), max=1.0))
+    return v0.detach(), delta.detach(), {"nll": float(nll_per_req.max()), "steps": float(steps)}
+
+
+def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:
+    """Mean target-token NLL per request (tokens of all its prefixes pooled): ``[n_req]``."""
+    tok_nll = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+    sums = torch.zeros(n_req, device=logits.device).index_add(0, req, tok_nll)
+    return sums / torch.bincount(req, minlength=n_req)
+
+
+@torch.no_grad()
+def keys_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixes: Sequence[str]) -> torch.Tensor:
+    """The module's input at each request's key token, averaged over prefixes: ``[R, d_in]``."""
+    rows = build_rows(lm.tokenizer, requests, (), prefixes)
+    batch = encode_rows(lm.tokenizer, rows.texts, [None] * len(rows.texts), rows.keys).to(lm.device)
+    captured: list[torch.Tensor] = []
+    handle = module.register_forward_pre_hook(lambda _m, a: captured.append(a[0].detach()))
+    try:
+        lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    finally:
+        handle.remove()
+    k = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
+    req = torch.tensor(rows.request, device=lm.device)
+    out = torch.zeros(len(requests), k.shape[-1], device=lm.device).index_add_(0, req, k)
+    return out / torch.bincount(req, minlength=len(requests)).unsqueeze(1)
