@@ -51,3 +51,19 @@ class Cluster:
     questions: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # which builders contributed (given, templates, self, openai)
+    # Questions that need the preference without asking for it. Not edit prompts: their answer
+    # is not the target. Kept for evaluation and for methods that train on them.
+    implicit: tuple[str, ...] = ()
+    recommendation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiTurnItem:
+    """One multi-turn case: the preference is stated (or edited in), turns pass, then ``question``.
+
+    ``preference.target``, its aliases and given targets are what the match judge accepts.
+    """
+
+    id: str
+    preference: Preference
+    question: str
