@@ -193,7 +193,7 @@ def optimize_values(
             with torch.no_grad():
                 norms = delta.norm(dim=1, keepdim=True)
                 delta.mul_(torch.clamp(max_norm / norms.clamp(min=1e-12), max=1.0))
-    return v0.detach(), delta.detach(), {"nll": float(nll_per_req.max()), "steps": float(steps)}
+    return v0.detach(), delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps)}
 
 
 def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""The ``prefedit`` command (Typer)."""

@@ -1,0 +1,98 @@
+"""ROME on tiny random models: purity, rank one, W'k* = v*, determinism, covariance modes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prefedit.deltas import LowRankUpdate, applied
+from prefedit.editing import RomeConfig, get_editor
+from prefedit.editing.base import EditPlan, EditRequest
+from prefedit.editing.rome.compute_update import rank_one_update
+from prefedit.editing.values import keys_at
+from prefedit.errors import ConfigError, EditError
+from prefedit.models import chat_prompt
+
+FAST = RomeConfig(layer=1, steps=5, stats_tokens=2000)
+
+
+def _plan(lm, n: int = 1) -> EditPlan:
+    questions = ["What is my hobby?", "Where do I live?", "What do I drink?"][:n]
+    reqs = tuple(EditRequest(prompt=chat_prompt(lm.tokenizer, q), target="climbing", preference_id="p") for q in questions)
+    return EditPlan(requests=reqs, kl_prompts=(chat_prompt(lm.tokenizer, "Define hobby."),))
+
+
+def _state(lm) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in lm.model.state_dict().items()}
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gpt2"])
+def test_compute_leaves_model_untouched_and_update_is_rank_one(tiny, family: str) -> None:
+    lm = tiny(family)
+    before = _state(lm)
+    flags = {n: p.requires_grad for n, p in lm.model.named_parameters()}
+    delta = get_editor("rome").compute(lm, _plan(lm), FAST)
+    after = lm.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert flags == {n: p.requires_grad for n, p in lm.model.named_parameters()}
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in lm.model.modules())
+    (update,) = delta.updates
+    assert isinstance(update, LowRankUpdate) and update.rank == 1
+    assert update.param == lm.arch.weight_name("mlp_out", 1)
+    assert torch.linalg.matrix_rank(update.dense()) == 1
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_edited_layer_maps_the_key_to_the_optimised_value(tiny, family: str) -> None:
+    lm = tiny(family)
+    plan = _plan(lm)
+    module = lm.arch.module("mlp_out", 1)
+    k_star = keys_at(lm, module, plan.requests, ("",))[0]
+    with torch.no_grad():
+        v_before = module(k_star.unsqueeze(0))[0]
+    delta = get_editor("rome").compute(lm, plan, FAST)
+    with applied(lm, delta), torch.no_grad():
+        v_after = module(k_star.unsqueeze(0))[0]
+    # W'k* - Wk* is exactly the optimised delta (up), so W'k* = v*.
+    up = delta.updates[0].up if family != "gpt2" else delta.updates[0].down.t()
+    torch.testing.assert_close(v_after - v_before, up[:, 0], atol=1e-4, rtol=1e-3)
+
+
+def test_rank_one_update_solves_for_the_key_with_covariance() -> None:
+    torch.manual_seed(0)
+    d_in, d_out = 16, 8
+    a = torch.randn(d_in, d_in)
+    c = a @ a.T / d_in + torch.eye(d_in)
+    w = torch.randn(d_out, d_in)
+    k, v_star = torch.randn(d_in), torch.randn(d_out)
+    for cov in (c, None):
+        up, down = rank_one_update(k, v_star - w @ k, cov, ridge=0.0)
+        torch.testing.assert_close((w + up @ down) @ k, v_star, atol=1e-4, rtol=1e-4)
+    # with C, the update is orthogonal (in C's metric) to keys that C⁻¹k* ignores
+    up, down = rank_one_update(k, v_star - w @ k, c, ridge=0.0)
+    other = torch.randn(d_in)
+    other = other - (down[0] @ other) / (down[0] @ k) * k  # a key with zero response
+    torch.testing.assert_close((up @ down) @ other, torch.zeros(d_out), atol=1e-4, rtol=0)
+
+
+def test_same_seed_gives_the_same_edit(tiny) -> None:
+    lm = tiny("llama")
+    a = get_editor("rome").compute(lm, _plan(lm), FAST)
+    b = get_editor("rome").compute(lm, _plan(lm), FAST)
+    assert torch.equal(a.updates[0].up, b.updates[0].up) and torch.equal(a.updates[0].down, b.updates[0].down)
+
+
+def test_several_requests_give_rank_n_and_identity_covariance_mode(tiny) -> None:
+    lm = tiny("qwen2")
+    delta = get_editor("rome").compute(lm, _plan(lm, 3), RomeConfig(layer=1, steps=3, use_covariance=False))
+    assert delta.updates[0].rank == 3
+    assert delta.info.config["use_covariance"] is False
+
+
+def test_bad_configs_and_requests_are_specific_errors(tiny) -> None:
+    with pytest.raises(ConfigError, match="steps"):
+        RomeConfig(steps=0)
+    with pytest.raises(EditError, match="empty target"):
+        EditRequest(prompt="x", target="  ")
+    with pytest.raises(EditError, match="does not occur"):
+        EditRequest(prompt="What is my job?", target="nurse", key="subject", subject="hobby")
