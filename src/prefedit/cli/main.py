@@ -45,6 +45,7 @@ def _register() -> None:
     from prefedit.cli import user  # noqa: F401
     from prefedit.cli import serve  # noqa: F401
     from prefedit.cli import models  # noqa: F401
+    from prefedit.cli import bench  # noqa: F401
 
 
 def main() -> None:
@@ -53,7 +54,8 @@ def main() -> None:
 
     _register()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except PrefeditError as exc:
         if os.environ.get("PREFEDIT_DEBUG"):
             raise
@@ -63,16 +65,11 @@ def main() -> None:
         sys.exit(1)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # click's usage errors and aborts (typer vendors click, so duck-type)
+        if type(exc).__name__ == "Abort":
             print("aborted", file=sys.stderr)
             sys.exit(1)
-        if isinstance(exc, click.exceptions.ClickException):
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise
