@@ -33,14 +33,28 @@ class MethodSpec:
     editor: str = field(metadata={"help": "registry name of the editor"})
     style: str = field(default="chat", metadata={"help": "plan style: chat (ours) or subject (reference)"})
     builders: tuple[str, ...] = field(default=(), metadata={"help": "cluster builders; () = explicit question only"})
-    max_requests: int = field(default=8, metadata={"help": "cap on edit requests per preference"})
+    max_requests: int = field(default=8, metadata={"help": "cap on explicit/paraphrased questions per preference"})
+    implicit: int = field(default=0, metadata={"help": "implicit-style template questions added to the plan"})
+    recommendation: int = field(default=0, metadata={"help": "recommendation-style template questions added to the plan"})
+    answers: str = field(default="cluster", metadata={"help": "answer variants from the cluster, or the bare target"})
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
 def method_spec(method: str) -> MethodSpec:
     """The MethodSpec of ``prefedit`` (our default) or of a bare editor name (chat plan, explicit question)."""
     if method == DEFAULT_METHOD:
-        return MethodSpec(editor="rome", builders=("given", "templates"), max_requests=4, editor_overrides={"layer": 0.66})
+        # Ours: template cluster (explicit, paraphrased, implicit, recommendation questions), all
+        # keyed at the answer start, solved jointly at a deep layer where those keys are most
+        # question-specific, in a metric that keeps generic chat prompts' answer-start keys still.
+        return MethodSpec(
+            editor="rome",
+            builders=("given", "templates"),
+            max_requests=4,
+            implicit=2,
+            recommendation=1,
+            answers="target",
+            editor_overrides={"layer": 0.66, "joint": True, "preserve_weight": 10.0, "steps": 12},
+        )
     import prefedit.editing  # noqa: F401  (registers the editors)
 
     if method in EDITORS:
@@ -60,7 +74,16 @@ def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *,
         from prefedit.preferences.clusters import build_cluster
 
         cluster = build_cluster(pref, builders=spec.builders, lm=lm)
-    plan = plan_preference(lm.tokenizer, pref, style=spec.style, cluster=cluster, max_requests=spec.max_requests)  # type: ignore[arg-type]
+    plan = plan_preference(
+        lm.tokenizer,
+        pref,
+        style=spec.style,  # type: ignore[arg-type]
+        cluster=cluster,
+        max_requests=spec.max_requests,
+        implicit=spec.implicit,
+        recommendation=spec.recommendation,
+        answers=spec.answers,  # type: ignore[arg-type]
+    )
     editor = get_editor(spec.editor)
     config = editor.default_config(lm)
     if spec.editor_overrides:

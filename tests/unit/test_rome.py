@@ -96,3 +96,29 @@ def test_bad_configs_and_requests_are_specific_errors(tiny) -> None:
         EditRequest(prompt="x", target="  ")
     with pytest.raises(EditError, match="does not occur"):
         EditRequest(prompt="What is my job?", target="nurse", key="subject", subject="hobby")
+
+
+def test_joint_mode_is_exact_on_every_key_and_avoids_preserved_keys() -> None:
+    from prefedit.editing.rome.compute_update import joint_update, metric
+
+    torch.manual_seed(1)
+    d_in, d_out, r = 24, 8, 3
+    keys, deltas = torch.randn(r, d_in), torch.randn(r, d_out)
+    k0 = torch.randn(40, d_in) + 0.5 * keys.mean(0)  # preserved keys, partly aligned with the edit keys
+    c = torch.eye(d_in)
+    up, down = joint_update(keys, deltas, metric(c, k0, 100.0, 0.0, d_in))
+    update = up @ down
+    torch.testing.assert_close(keys @ update.T, deltas, atol=1e-4, rtol=1e-4)  # ΔW k_i = delta_i
+    weak = joint_update(keys, deltas, metric(c, None, 0.0, 0.0, d_in))
+    preserved_response = (k0 @ update.T).norm()
+    plain_response = (k0 @ (weak[0] @ weak[1]).T).norm()
+    assert preserved_response < plain_response  # the preserved-key term lowers the response on K0
+    assert torch.linalg.matrix_rank(update) == r
+
+
+def test_joint_editor_returns_rank_r_delta_and_stays_pure(tiny) -> None:
+    lm = tiny("gpt2")
+    before = _state(lm)
+    delta = get_editor("rome").compute(lm, _plan(lm, 3), RomeConfig(layer=1, steps=3, joint=True, preserve_weight=10.0, stats_tokens=2000))
+    assert delta.updates[0].rank == 3
+    assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())

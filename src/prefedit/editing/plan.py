@@ -52,11 +52,33 @@ def kl_prompts_for(tokenizer: Any, subject: str, style: PlanStyle = "chat") -> t
     return (chat_prompt(tokenizer, f"What does the word '{subject}' mean?"),)
 
 
-def plan_preference(tokenizer: Any, pref: Any, *, style: PlanStyle = "chat", cluster: Any = None, max_requests: int | None = None) -> EditPlan:
-    """An EditPlan for one Preference, from its cluster when given, else its explicit question."""
+def plan_preference(
+    tokenizer: Any,
+    pref: Any,
+    *,
+    style: PlanStyle = "chat",
+    cluster: Any = None,
+    max_requests: int | None = None,
+    implicit: int = 0,
+    recommendation: int = 0,
+    answers: Literal["cluster", "target"] = "cluster",
+) -> EditPlan:
+    """An EditPlan for one Preference.
+
+    Questions: the cluster's explicit/paraphrased questions (else the explicit question), capped
+    at ``max_requests``, plus up to ``implicit`` and ``recommendation`` questions from the
+    cluster's implicit and recommendation variants (chat style only: they rarely name the
+    subject). Answers: the cluster's answer variants, or the bare target (``answers="target"``);
+    implicit and recommendation questions are always answered with the target.
+    """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
-    answers = list(cluster.answers) if cluster is not None and cluster.answers else [pref.target]
-    if max_requests:
-        questions = questions[:max_requests]
-    reqs = plan_requests(tokenizer, questions=questions, answers=answers, subject=pref.subject, preference_id=pref.id, style=style)
+    questions = questions[:max_requests] if max_requests else questions
+    answer_pool = list(cluster.answers) if answers == "cluster" and cluster is not None and cluster.answers else [pref.target]
+    reqs = plan_requests(tokenizer, questions=questions, answers=answer_pool, subject=pref.subject, preference_id=pref.id, style=style)
+    if style == "chat" and cluster is not None:
+        extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
+        seen = {r.prompt for r in reqs}
+        for r in plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []:
+            if r.prompt not in seen:
+                reqs.append(r)
     return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)

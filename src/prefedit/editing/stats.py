@@ -119,3 +119,53 @@ def key_second_moment(
             tmp.replace(path)
             out[layer] = c
     return out
+
+
+def _answer_start_path(lm: Any, layer: int, corpus: str, settings: Settings) -> Path:
+    return settings.cache_dir / "stats" / lm.fingerprint / corpus / f"layer{layer}-answer-start.safetensors"
+
+
+@torch.no_grad()
+def answer_start_keys(lm: Any, layer: int, *, corpus: str = "chat-v1", settings: Settings | None = None) -> torch.Tensor:
+    """Keys at the answer-start token (last prompt token) of the corpus questions: ``[n, d_in]``.
+
+    Edits keyed at the last prompt token share that position with every other chat prompt;
+    these keys are what an edit must leave alone (preserved keys, as in AlphaEdit's K0).
+    """
+    settings = settings or get_settings()
+    path = _answer_start_path(lm, layer, corpus, settings)
+    if path.exists():
+        return load_file(str(path))["K"]
+    from prefedit.models.chat import chat_prompt
+
+    rows = resources.files("prefedit.data").joinpath(CORPORA[corpus]).read_text().splitlines()
+    prompts = [chat_prompt(lm.tokenizer, json.loads(line)["question"]) for line in rows]
+    module = lm.arch.module("mlp_out", layer)
+    keys = []
+    for start in range(0, len(prompts), 16):
+        enc = [lm.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts[start : start + 16]]
+        width = max(len(e) for e in enc)
+        ids = torch.zeros((len(enc), width), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, e in enumerate(enc):
+            ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), 1
+        captured: list[torch.Tensor] = []
+
+        def hook(_m: Any, args: tuple[Any, ...]) -> None:
+            captured.append(args[0].detach())
+            raise StopForward
+
+        handle = module.register_forward_pre_hook(hook)
+        try:
+            with contextlib.suppress(StopForward):
+                lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device))
+        finally:
+            handle.remove()
+        last = mask.sum(1) - 1
+        keys.append(captured[0][torch.arange(len(enc)), last.to(lm.device)].float().cpu())
+    out = torch.cat(keys)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"K": out.contiguous()}, str(tmp))
+    tmp.replace(path)
+    return out

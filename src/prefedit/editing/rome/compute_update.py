@@ -27,3 +27,30 @@ def rank_one_update(k_star: torch.Tensor, delta: torch.Tensor, c: torch.Tensor |
     u = inverse_times(c, k_star, ridge)
     down = (u / torch.dot(u, k_star)).unsqueeze(0)
     return delta.unsqueeze(1), down
+
+
+def metric(c: torch.Tensor | None, preserved: torch.Tensor | None, weight: float, ridge: float, dim: int) -> torch.Tensor:
+    """M = C + weight · K0ᵀK0 / n + ridge · mean(diag) · I (float64): the norm the update is small in.
+
+    ``preserved`` (``[n, d_in]``) holds keys the edit must leave alone, e.g. the answer-start
+    keys of generic chat prompts (AlphaEdit's K0, Fang et al. 2025, used here as a soft term).
+    """
+    m = torch.eye(dim, dtype=torch.float64) if c is None else c.double().clone()
+    if preserved is not None and weight > 0:
+        k0 = preserved.double()
+        m = m + weight * (k0.T @ k0) / k0.shape[0]
+    return m + ridge * m.diagonal().mean() * torch.eye(dim, dtype=torch.float64)
+
+
+def joint_update(keys: torch.Tensor, deltas: torch.Tensor, m: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """The smallest update in M's norm with ΔW k_i = delta_i for every request (rank ≤ R).
+
+    keys ``[R, d_in]``, deltas ``[R, d_out]``; returns (up ``[d_out, R]``, down ``[R, d_in]``) with
+    ΔW = Dᵀ (K M⁻¹ Kᵀ)⁻¹ K M⁻¹ — ROME's constrained least squares with several keys at once.
+    """
+    k = keys.double()
+    minv_kt = torch.linalg.solve(m, k.T)  # [d_in, R]
+    gram = k @ minv_kt  # [R, R]
+    gram = gram + eps * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype)
+    down = torch.linalg.solve(gram, minv_kt.T)  # [R, d_in]
+    return deltas.double().T.float(), down.float()

@@ -26,6 +26,8 @@ class RomeConfig:
     early_stop_nll: float = field(default=0.05, metadata={"help": "stop once the target NLL is below this"})
     context_prefixes: tuple[str, ...] = field(default=("",), metadata={"help": "texts prepended to each prompt when computing k* and v*"})
     seed: int = field(default=0, metadata={"help": "torch seed for the optimisation"})
+    joint: bool = field(default=False, metadata={"help": "solve all requests at once (exact on every key, rank = requests) instead of one rank-one edit after another"})
+    preserve_weight: float = field(default=0.0, metadata={"help": "weight of the answer-start keys of generic chat prompts in the update's metric (0 = off)"})
 
     def __post_init__(self) -> None:
         check_range("layer", self.layer, 0)
@@ -36,6 +38,7 @@ class RomeConfig:
         check_range("clamp_norm", self.clamp_norm, 0)
         check_range("stats_tokens", self.stats_tokens, 1)
         check_range("ridge", self.ridge, 0)
+        check_range("preserve_weight", self.preserve_weight, 0)
         if not self.context_prefixes:
             from prefedit.errors import ConfigError
 

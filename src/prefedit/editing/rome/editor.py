@@ -16,9 +16,9 @@ import torch
 from prefedit.config import config_to_dict
 from prefedit.deltas import Delta, DeltaInfo, LowRankUpdate, apply_delta, compose, revert_delta
 from prefedit.editing.base import EditPlan, register_editor
-from prefedit.editing.rome.compute_update import rank_one_update
+from prefedit.editing.rome.compute_update import joint_update, metric, rank_one_update
 from prefedit.editing.rome.config import RomeConfig, default_config
-from prefedit.editing.stats import key_second_moment
+from prefedit.editing.stats import answer_start_keys, key_second_moment
 from prefedit.editing.values import ValueSettings, keys_at, optimize_values
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,16 @@ class RomeEditor:
         torch.manual_seed(config.seed)
         layer = config.layer_index(lm)
         cov = key_second_moment(lm, [layer], corpus=config.corpus, n_tokens=config.stats_tokens)[layer] if config.use_covariance else None
+        if config.joint:
+            delta = self._joint(lm, plan, layer, cov, config)
+        else:
+            delta = compose(self._sequential(lm, plan, layer, cov, config), editor=self.name)
+        delta.info.config = config_to_dict(config)
+        delta.info.preference_ids = plan.preference_ids
+        delta.info.extra = {"layer": layer, "style": plan.style}
+        return delta
+
+    def _sequential(self, lm: Any, plan: EditPlan, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> list[Delta]:
         parts: list[Delta] = []
         try:
             for req in plan.requests:
@@ -47,15 +57,22 @@ class RomeEditor:
         finally:
             for part in reversed(parts):
                 revert_delta(lm, part)
-        delta = compose(parts, editor=self.name)
-        delta.info.config = config_to_dict(config)
-        delta.info.preference_ids = plan.preference_ids
-        delta.info.extra = {"layer": layer, "style": plan.style}
-        return delta
+        return parts
 
-    def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> Delta:
+    def _joint(self, lm: Any, plan: EditPlan, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> Delta:
+        """All requests in one solve: values optimised together, then ΔW K = D exactly."""
         module = lm.arch.module("mlp_out", layer)
-        settings = ValueSettings(
+        _v0, deltas, stats = optimize_values(lm, module, plan.requests, plan.kl_prompts, self._value_settings(config))
+        keys = keys_at(lm, module, plan.requests, config.context_prefixes)
+        preserved = answer_start_keys(lm, layer, corpus=config.corpus) if config.preserve_weight > 0 else None
+        m = metric(cov, preserved, config.preserve_weight, config.ridge, keys.shape[1])
+        up, down = joint_update(keys.cpu(), deltas.cpu(), m)
+        log.debug("rome joint layer %d: %d requests, nll %.3f after %d steps", layer, len(plan.requests), stats["nll"], stats["steps"])
+        return self._delta(lm, layer, up, down, plan.preference_ids)
+
+    @staticmethod
+    def _value_settings(config: RomeConfig) -> ValueSettings:
+        return ValueSettings(
             steps=config.steps,
             lr=config.lr,
             kl_factor=config.kl_factor,
@@ -64,13 +81,19 @@ class RomeEditor:
             early_stop_nll=config.early_stop_nll,
             prefixes=config.context_prefixes,
         )
-        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, settings)
-        k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
-        up, down = rank_one_update(k_star, delta[0], cov, config.ridge)
-        log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
+
+    def _delta(self, lm: Any, layer: int, up: torch.Tensor, down: torch.Tensor, pref_ids: list[str]) -> Delta:
         if lm.arch.spec.conv1d:  # Conv1D stores W as [in, out]
             up, down = down.t(), up.t()
         dtype = str(lm.dtype).removeprefix("torch.")
-        info = DeltaInfo(editor=self.name, fingerprint=lm.fingerprint, preference_ids=[req.preference_id] if req.preference_id else [], dtype=dtype)
+        info = DeltaInfo(editor=self.name, fingerprint=lm.fingerprint, preference_ids=pref_ids, dtype=dtype)
         param = lm.arch.weight_name("mlp_out", layer)
         return Delta(info=info, updates=[LowRankUpdate(param, up.detach().cpu().contiguous(), down.detach().cpu().contiguous())])
+
+    def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> Delta:
+        module = lm.arch.module("mlp_out", layer)
+        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, self._value_settings(config))
+        k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
+        up, down = rank_one_update(k_star, delta[0], cov, config.ridge)
+        log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
+        return self._delta(lm, layer, up, down, [req.preference_id] if req.preference_id else [])
