@@ -163,7 +163,7 @@ def export(
     home: Path | None = HOME,
     model: str = MODEL,
 ) -> None:
-    """Export USER's composed edits as a PEFT LoRA adapter on the base model."""
+    """Export USER's composed edits as a PEFT LoRA adapter on the base model (prints the export report)."""
     if to != "peft":
         raise ConfigError(f"--to must be peft, got {to!r}")
     from prefedit.models import load_model
@@ -178,5 +178,4 @@ def export(
         raise ExportError(f"user {user!r} has no preferences to export", hint=f"add one: prefedit user add {user} \"I live in Lisbon\"")
     from prefedit.deltas.peft_export import export_peft
 
-    export_peft(lm, delta, out, base or model)
-    typer.echo(str(out))
+    print_json(export_peft(lm, delta, out, base or model).to_dict())

@@ -15,19 +15,23 @@ from prefedit.deltas.delta import (
     revert_delta,
 )
 from prefedit.deltas.io import load_delta, read_description, save_delta
+from prefedit.deltas.peft_export import ExportReport, export_peft, lora_factors
 
 __all__ = [
     "CodebookPatch",
     "Delta",
     "DeltaInfo",
     "DenseUpdate",
+    "ExportReport",
     "LowRankUpdate",
     "applied",
     "applied_deltas",
     "apply_delta",
     "check_compatible",
     "compose",
+    "export_peft",
     "load_delta",
+    "lora_factors",
     "read_description",
     "revert_all",
     "revert_delta",

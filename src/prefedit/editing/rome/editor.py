@@ -38,20 +38,23 @@ class RomeEditor:
         torch.manual_seed(config.seed)
         layer = config.layer_index(lm)
         cov = key_second_moment(lm, [layer], corpus=config.corpus, n_tokens=config.stats_tokens)[layer] if config.use_covariance else None
+        preserved = answer_start_keys(lm, layer, corpus=config.corpus) if config.preserve_weight > 0 else None
+        dim = lm.arch.weight_out_in("mlp_out", layer).shape[1]
+        m = metric(cov, preserved, config.preserve_weight, config.ridge, dim) if (cov is not None or preserved is not None) else None
         if config.joint:
-            delta = self._joint(lm, plan, layer, cov, config)
+            delta = self._joint(lm, plan, layer, m, config)
         else:
-            delta = compose(self._sequential(lm, plan, layer, cov, config), editor=self.name)
+            delta = compose(self._sequential(lm, plan, layer, m, config), editor=self.name)
         delta.info.config = config_to_dict(config)
         delta.info.preference_ids = plan.preference_ids
         delta.info.extra = {"layer": layer, "style": plan.style}
         return delta
 
-    def _sequential(self, lm: Any, plan: EditPlan, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> list[Delta]:
+    def _sequential(self, lm: Any, plan: EditPlan, layer: int, m: torch.Tensor | None, config: RomeConfig) -> list[Delta]:
         parts: list[Delta] = []
         try:
             for req in plan.requests:
-                part = self._one(lm, plan, req, layer, cov, config)
+                part = self._one(lm, plan, req, layer, m, config)
                 apply_delta(lm, part)  # the next request sees this edit, as in the reference
                 parts.append(part)
         finally:
@@ -59,13 +62,13 @@ class RomeEditor:
                 revert_delta(lm, part)
         return parts
 
-    def _joint(self, lm: Any, plan: EditPlan, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> Delta:
+    def _joint(self, lm: Any, plan: EditPlan, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         """All requests in one solve: values optimised together, then ΔW K = D exactly."""
         module = lm.arch.module("mlp_out", layer)
         _v0, deltas, stats = optimize_values(lm, module, plan.requests, plan.kl_prompts, self._value_settings(config))
         keys = keys_at(lm, module, plan.requests, config.context_prefixes)
-        preserved = answer_start_keys(lm, layer, corpus=config.corpus) if config.preserve_weight > 0 else None
-        m = metric(cov, preserved, config.preserve_weight, config.ridge, keys.shape[1])
+        if m is None:
+            m = metric(None, None, 0.0, 0.0, keys.shape[1])
         up, down = joint_update(keys.cpu(), deltas.cpu(), m)
         log.debug("rome joint layer %d: %d requests, nll %.3f after %d steps", layer, len(plan.requests), stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, plan.preference_ids)
@@ -90,10 +93,10 @@ class RomeEditor:
         param = lm.arch.weight_name("mlp_out", layer)
         return Delta(info=info, updates=[LowRankUpdate(param, up.detach().cpu().contiguous(), down.detach().cpu().contiguous())])
 
-    def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, cov: torch.Tensor | None, config: RomeConfig) -> Delta:
+    def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         module = lm.arch.module("mlp_out", layer)
         _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, self._value_settings(config))
         k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
-        up, down = rank_one_update(k_star, delta[0], cov, config.ridge)
+        up, down = rank_one_update(k_star, delta[0], m, 0.0)  # m already holds the ridge
         log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, [req.preference_id] if req.preference_id else [])
