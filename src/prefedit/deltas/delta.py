@@ -130,7 +130,7 @@ def check_compatible(lm: Any, delta: Delta) -> None:
             f"delta made for base model {delta.info.fingerprint}, but this model is {lm.fingerprint} ({lm.name})",
             hint="recompute the edit on this model",
         )
-    params = dict(lm.model.named_parameters())
+    params = _param_table(lm)
     for u in delta.updates:
         if u.param not in params:
             raise DeltaMismatchError(f"delta touches {u.param!r}, which this model does not have")
@@ -140,34 +140,45 @@ def check_compatible(lm: Any, delta: Delta) -> None:
             raise DeltaMismatchError(f"delta for {u.param!r} has shape {got}, the model's is {shape}")
 
 
-def _new_values(lm: Any, delta: Delta, safe: bool) -> dict[str, torch.Tensor]:
-    params = dict(lm.model.named_parameters())
-    sums: dict[str, torch.Tensor] = {}
-    for u in delta.updates:
-        d = u.dense().to(params[u.param].device)
-        sums[u.param] = sums[u.param] + d if u.param in sums else d
-    new = {name: (params[name].detach().float() + d).to(params[name].dtype) for name, d in sums.items()}
-    if safe:
-        for name, t in new.items():
-            if not torch.isfinite(t).all():
-                raise EditError(f"applying the delta would make {name!r} non-finite; nothing was changed")
-    return new
+def _param_table(lm: Any) -> dict[str, torch.Tensor]:
+    # Looked up once per model: walking named_parameters() dominates a small delta's apply time.
+    table = getattr(lm, "_param_table", None)
+    if table is None:
+        table = dict(lm.model.named_parameters())
+        lm._param_table = table
+    return table  # type: ignore[no-any-return]
 
 
 def apply_delta(lm: Any, delta: Delta, *, safe: bool = False) -> None:
     """Apply ``delta`` to ``lm`` in place and push it on the model's stack.
 
-    All new values are computed before any weight is written, so a failure changes nothing.
-    ``safe=True`` also refuses deltas that would produce non-finite weights.
+    The touched parameters are cloned first and written back if anything fails (or, with
+    ``safe=True``, if a result is non-finite), so a failed apply changes nothing.
     """
     check_compatible(lm, delta)
-    new = _new_values(lm, delta, safe)
-    params = dict(lm.model.named_parameters())
-    originals = {name: params[name].detach().clone() for name in new}
-    hooks = [_install_patch(lm, p) for p in delta.patches]
-    with torch.no_grad():
-        for name, t in new.items():
-            params[name].copy_(t)
+    params = _param_table(lm)
+    originals = {u.param: params[u.param].detach().clone() for u in delta.updates}
+    hooks: list[Any] = []
+    try:
+        with torch.no_grad():
+            for u in delta.updates:
+                p = params[u.param]
+                if isinstance(u, LowRankUpdate):
+                    p.addmm_(u.up.to(p.device, p.dtype), u.down.to(p.device, p.dtype))
+                else:
+                    p.add_(u.diff.to(p.device, p.dtype))
+            if safe:
+                for name in originals:
+                    if not torch.isfinite(params[name]).all():
+                        raise EditError(f"applying the delta would make {name!r} non-finite; nothing was changed")
+        hooks = [_install_patch(lm, p) for p in delta.patches]
+    except BaseException:
+        with torch.no_grad():
+            for name, t in originals.items():
+                params[name].copy_(t)
+        for h in hooks:
+            h.remove()
+        raise
     _stack(lm).append(_Applied(delta, originals, hooks))
 
 
@@ -179,7 +190,7 @@ def revert_delta(lm: Any, delta: Delta | None = None) -> Delta:
     if delta is not None and stack[-1].delta is not delta:
         raise EditError("deltas are reverted in reverse order of application (LIFO); this one is not on top")
     top = stack.pop()
-    params = dict(lm.model.named_parameters())
+    params = _param_table(lm)
     with torch.no_grad():
         for name, t in top.originals.items():
             params[name].copy_(t)
