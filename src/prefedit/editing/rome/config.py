@@ -13,7 +13,9 @@ class RomeConfig:
     """Rank-one model editing (Meng et al., 2022, "Locating and Editing Factual Associations in GPT")."""
 
     type: str = field(default="rome", metadata={"help": "registry name"})
-    layer: float = field(default=0.2, metadata={"help": "edited layer: a fraction of depth (0..1) or, if >= 1, an index"})
+    # Why not ROME's early layer: our keys sit at the answer-start token, which early layers see
+    # almost identically in every chat prompt (docs/editing.md, "Why a deep layer").
+    layer: float = field(default=0.66, metadata={"help": "edited layer: a fraction of depth (0..1) or, if >= 1, an index"})
     use_covariance: bool = field(default=True, metadata={"help": "weight the update by C^-1 (False: C = I, the reference's setting)"})
     corpus: str = field(default="chat-v1", metadata={"help": "corpus for the key covariance"})
     stats_tokens: int = field(default=20000, metadata={"help": "corpus tokens used to estimate C"})
@@ -27,7 +29,7 @@ class RomeConfig:
     context_prefixes: tuple[str, ...] = field(default=("",), metadata={"help": "texts prepended to each prompt when computing k* and v*"})
     seed: int = field(default=0, metadata={"help": "torch seed for the optimisation"})
     joint: bool = field(default=False, metadata={"help": "solve all requests at once (exact on every key, rank = requests) instead of one rank-one edit after another"})
-    preserve_weight: float = field(default=0.0, metadata={"help": "weight of the answer-start keys of generic chat prompts in the update's metric (0 = off)"})
+    preserve_weight: float = field(default=10.0, metadata={"help": "weight of the answer-start keys of generic chat prompts in the update's metric (0 = off)"})
 
     def __post_init__(self) -> None:
         check_range("layer", self.layer, 0)
