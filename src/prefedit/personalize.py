@@ -43,18 +43,11 @@ class MethodSpec:
 def method_spec(method: str) -> MethodSpec:
     """The MethodSpec of ``prefedit`` (our default) or of a bare editor name (chat plan, explicit question)."""
     if method == DEFAULT_METHOD:
-        # Ours: template cluster (explicit, paraphrased, implicit, recommendation questions), all
-        # keyed at the answer start, solved jointly at a deep layer where those keys are most
-        # question-specific, in a metric that keeps generic chat prompts' answer-start keys still.
-        return MethodSpec(
-            editor="rome",
-            builders=("given", "templates"),
-            max_requests=4,
-            implicit=2,
-            recommendation=1,
-            answers="target",
-            editor_overrides={"layer": 0.66, "joint": True, "preserve_weight": 10.0, "steps": 12},
-        )
+        # Our best measured default so far: ROME on the chat plan (answer-start key, deep layer,
+        # preserved answer-start keys). The joint template-cluster variant (MethodSpec(editor="rome",
+        # builders=("given", "templates"), implicit=2, recommendation=1, answers="target",
+        # editor_overrides={"joint": True})) scored lower on a 4-item bench run (docs/bench.md).
+        return MethodSpec(editor="rome")
     import prefedit.editing  # noqa: F401  (registers the editors)
 
     if method in EDITORS:

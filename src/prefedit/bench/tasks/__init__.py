@@ -1,0 +1,42 @@
+"""Bench tasks as versioned data: UPQA (explicit, paraphrased, implicit, recommendation questions)
+and multi-turn items, the distractor conversations, and the prompts of each protocol.
+
+Bump ``TASK_VERSION`` and add a ``CHANGELOG`` line on any change of prompts, budgets or judges.
+"""
+
+from prefedit.bench.tasks.data import BenchItem, TaskSet, interleave, load_items, load_tasks, select_items
+from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
+from prefedit.bench.tasks.prompts import (
+    CHAT_BUDGET,
+    PAPER_EXTRA_TOKENS,
+    PAPER_SYSTEM_PROMPT,
+    Context,
+    Query,
+    render_query,
+)
+
+TASK_VERSION = 1
+CHANGELOG = (
+    "1: UPQA + multi-turn tasks; chat protocol (fixed system prompt, 48 new tokens) and paper protocol "
+    "(raw prompt; recommendation with the reference's concise system message; budget = target tokens, +8 "
+    "for non-explicit types); judges match/embed/llm.",
+)
+
+__all__ = [
+    "CHANGELOG",
+    "CHAT_BUDGET",
+    "PAPER_EXTRA_TOKENS",
+    "PAPER_SYSTEM_PROMPT",
+    "TASK_VERSION",
+    "BenchItem",
+    "Context",
+    "Query",
+    "TaskSet",
+    "default_distractors_path",
+    "interleave",
+    "load_distractor_pairs",
+    "load_items",
+    "load_tasks",
+    "render_query",
+    "select_items",
+]

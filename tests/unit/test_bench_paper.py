@@ -1,0 +1,33 @@
+"""The reference's presets: specs through our editors, cluster variants, context templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from prefedit.bench.paper_presets import PRESETS, cluster_variants, paper_spec, reference_context_prefixes
+from prefedit.errors import DataError
+from prefedit.preferences.types import Preference
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_subject_keyed_and_every_override_is_an_editor_field(tiny, name: str) -> None:
+    spec, dropped = paper_spec(name, tiny("llama"), seed=0)
+    assert spec.style == "subject" and spec.editor == PRESETS[name].editor
+    assert dropped == []
+
+
+def test_rome_context_templates_are_21_seeded_samples(tiny) -> None:
+    lm = tiny("llama")
+    a, b = reference_context_prefixes(lm, 3), reference_context_prefixes(lm, 3)
+    assert a == b and len(a) == 21 and a[0] == "" and all(p.endswith(". ") for p in a[1:])
+
+
+def test_cluster_variants_keep_the_original_target() -> None:
+    pref = Preference(id="p", statement="I dance.", subject="hobby", target="dancing",
+                      given_subjects=("pastime", "hobby"), given_questions=("What's your pastime?", "What's my hobby?"),
+                      given_targets=("clubbing", "dancing"))
+    variants = cluster_variants(pref)
+    assert [(v.subject, v.explicit_question, v.target) for v in variants] == [
+        ("pastime", "What's your pastime?", "dancing"), ("hobby", "What's my hobby?", "dancing")]
+    with pytest.raises(DataError, match="cluster"):
+        cluster_variants(Preference(id="q", statement="I dance.", subject="hobby", target="dancing"))
