@@ -1,0 +1,157 @@
+"""Every editor on SmolLM2 (CPU, one dtype for all): time per preference, peak RSS, bytes stored per
+preference, and explicit accuracy over all N preferences after a sequential run of N edits.
+
+Run: ``.venv/bin/python benchmarks/editors_cpu.py [--n 100] [--editors memit,alphaedit,rome]
+[--set rome.layer=0.66] [--out benchmarks/results/editors_cpu.jsonl]``.
+
+Each editor runs in its own process, so its peak RSS is its own; one JSON line per editor goes to
+stdout and is appended to ``--out``; progress goes to stderr. Protocol of the accuracy figure:
+UPQA explicit questions (``--data``, default the reference's 100-item balanced subset), chat
+template with the fixed system prompt, greedy, 48 new tokens, judge ``match`` (case-insensitive
+containment of the target), edit mode ``sequential`` (every earlier edit stays applied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prefedit.config import config_to_dict
+from prefedit.deltas import Delta, save_delta
+from prefedit.editing import get_editor, run_plans
+from prefedit.editing.plan import plan_preference
+from prefedit.editing.stats import key_second_moment
+from prefedit.models import chat_prompt, generate, load_model
+from prefedit.preferences import load_preferences
+
+log = logging.getLogger("editors_cpu")
+EDITORS = ("rome", "memit", "alphaedit", "ft-m", "ft-l", "lora", "grace")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
+MAX_NEW_TOKENS = 48
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def explicit_accuracy(lm: Any, prefs: list[Any]) -> tuple[float, list[str]]:
+    answers = generate(lm, [chat_prompt(lm.tokenizer, p.explicit_question) for p in prefs], max_new_tokens=MAX_NEW_TOKENS)
+    hits = [p.target.lower() in a.lower() for p, a in zip(prefs, answers, strict=True)]
+    return sum(hits) / len(hits), answers
+
+
+def parse_overrides(items: list[str], editor: str) -> dict[str, Any]:
+    """``editor.field=value`` items for this editor, values parsed as JSON when possible."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        name, _, field = key.partition(".")
+        if name == editor:
+            try:
+                out[field] = json.loads(value)
+            except json.JSONDecodeError:
+                out[field] = value
+            if isinstance(out[field], list):
+                out[field] = tuple(out[field])
+    return out
+
+
+def warm_statistics(lm: Any, config: Any) -> float:
+    """Estimate (or load) the key statistics an editor needs, so edits are timed with a warm cache."""
+    start = time.perf_counter()
+    if hasattr(config, "stats_tokens"):
+        layers = config.layer_indices(lm) if hasattr(config, "layer_indices") else [config.layer_index(lm)]
+        key_second_moment(lm, layers, corpus=config.corpus, n_tokens=config.stats_tokens)
+    return time.perf_counter() - start
+
+
+def stored_bytes(deltas: list[Delta]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        return sum(save_delta(d, Path(tmp) / f"{i}.safetensors").stat().st_size for i, d in enumerate(deltas))
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    lm = load_model(dtype=args.dtype)
+    load_rss = rss_mb()
+    prefs = load_preferences(args.data)[: args.n]
+    plans = [plan_preference(lm.tokenizer, p) for p in prefs]
+    editor = get_editor(args.worker)
+    config = replace(editor.default_config(lm), **parse_overrides(args.set, args.worker))
+    stats_s = warm_statistics(lm, config)
+    acc_before, _ = explicit_accuracy(lm, prefs)
+    times: list[float] = []
+    result: dict[str, Any] = {}
+    mark = [time.perf_counter()]
+
+    def on_edit(i: int, _delta: Delta) -> None:
+        times.append(time.perf_counter() - mark[0])
+        log.info("%s: edit %d/%d in %.1fs", args.worker, i + 1, len(plans), times[-1])
+        if i == len(plans) - 1:  # every edit is applied now
+            result["acc"], result["answers"] = explicit_accuracy(lm, prefs)
+        mark[0] = time.perf_counter()
+
+    deltas = run_plans(lm, editor, plans, config, mode="sequential", on_edit=on_edit)
+    return {
+        "editor": args.worker,
+        "config": config_to_dict(config),
+        "mode": "sequential",
+        "n": len(plans),
+        "dtype": args.dtype,
+        "seconds_per_preference_mean": round(sum(times) / len(times), 3),
+        "seconds_per_preference_median": round(sorted(times)[len(times) // 2], 3),
+        "statistics_seconds": round(stats_s, 2),
+        "peak_rss_mb": round(rss_mb(), 1),
+        "rss_after_load_mb": round(load_rss, 1),
+        "bytes_per_preference": round(stored_bytes(deltas) / len(plans)),
+        "explicit_accuracy_before": acc_before,
+        "explicit_accuracy_after_all": result["acc"],
+        "protocol": {"prompt": "chat", "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "judge": "match", "data": Path(args.data).name},
+        "answers_sample": result["answers"][:5],
+        "torch_threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100, help="preferences edited one after another (default 100)")
+    ap.add_argument("--editors", default=",".join(EDITORS), help="comma-separated registry names")
+    ap.add_argument("--data", default=str(DATA), help="UPQA JSON (default: the 100-item balanced subset)")
+    ap.add_argument("--dtype", default="float32", help="model dtype, the same for every editor")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    ap.add_argument("--set", action="append", default=[], help="config override, e.g. rome.layer=0.66 (repeatable)")
+    ap.add_argument("--out", default=None, help="append each editor's JSON line to this file")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    if args.worker:
+        print(json.dumps(worker(args), sort_keys=True))
+        return
+    for name in args.editors.split(","):
+        cmd = [sys.executable, __file__, "--worker", name, "--n", str(args.n), "--data", args.data, "--dtype", args.dtype, "--threads", str(args.threads)]
+        cmd += [x for s in args.set for x in ("--set", s)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+        line = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else json.dumps({"editor": name, "error": f"exit {proc.returncode}"})
+        print(line, flush=True)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.out, "a") as f:
+                f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

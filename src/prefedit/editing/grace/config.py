@@ -1,0 +1,43 @@
+"""GRACE hyperparameters, with defaults per model family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from prefedit.config import check_range
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraceConfig:
+    """A codebook adaptor at one layer (Hartvigsen et al., 2023, "Aging with GRACE", arXiv 2211.11031)."""
+
+    type: str = field(default="grace", metadata={"help": "registry name"})
+    layer: float = field(default=0.8, metadata={"help": "patched layer's mlp_out: a fraction of depth (0..1) or, if >= 1, an index"})
+    radius: float = field(
+        default=0.1, metadata={"help": "initial deferral radius, as a fraction of the key's norm (L2 distance)"}
+    )
+    steps: int = field(default=50, metadata={"help": "value training steps (max)"})
+    lr: float = field(default=1.0, metadata={"help": "Adam learning rate of the values"})
+    early_stop_nll: float = field(default=1e-2, metadata={"help": "stop once the target NLL is below this"})
+    seed: int = field(default=0, metadata={"help": "torch seed"})
+
+    def __post_init__(self) -> None:
+        check_range("layer", self.layer, 0)
+        check_range("radius", self.radius, 0)
+        check_range("steps", self.steps, 1, 100000)
+        check_range("lr", self.lr, 0)
+        check_range("early_stop_nll", self.early_stop_nll, 0)
+
+    def layer_index(self, lm: Any) -> int:
+        return int(self.layer) if self.layer >= 1 else lm.arch.relative_layer(self.layer)
+
+
+# Per-family defaults; layers are fractions of depth so they carry across model sizes.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"layer": 0.8, "radius": 0.1},  # SmolLM2: layer 23
+}
+
+
+def default_config(lm: Any) -> GraceConfig:
+    return replace(GraceConfig(), **FAMILY_DEFAULTS.get(lm.arch.family, {}))

@@ -1,0 +1,55 @@
+"""GRACE: edits recalled through the codebook; prompts far from every key unchanged; split rule; no export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prefedit.deltas import applied, export_peft
+from prefedit.editing import get_editor
+from prefedit.editing.grace.compute_codebook import split_overlaps
+from prefedit.errors import ExportError
+from prefedit.models import chat_prompt
+
+from test_editors_support import fast_config, logits, small_plan
+
+
+def test_split_overlaps_halves_conflicting_radii_only() -> None:
+    keys = torch.tensor([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [10.5, 0.0]])
+    radii = torch.full((4,), 2.0)
+    out = split_overlaps(keys, radii, ["a", "b", "c", "c"])
+    assert out.tolist() == [0.5, 0.5, 2.0, 2.0]  # a/b conflict is split; c/c share a label
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_grace_recalls_edit_and_leaves_far_prompts_unchanged(tiny, family: str) -> None:
+    lm = tiny(family)
+    plan = small_plan(lm, 1)
+    delta = get_editor("grace").compute(lm, plan, fast_config("grace", lm, steps=30, radius=0.05))
+    req = plan.requests[0]
+    far = chat_prompt(lm.tokenizer, "Tell me a long story about the sea and ships.")
+    base_far = logits(lm, far)
+    target_id = lm.tokenizer(req.target, add_special_tokens=False).input_ids[0]
+    with applied(lm, delta):
+        assert int(logits(lm, req.prompt)[-1].argmax()) == target_id  # the edit is recalled
+        assert torch.equal(logits(lm, far), base_far)  # prompts far from every key: bit-identical
+    assert delta.nbytes() > 0 and not delta.updates
+
+
+def test_grace_zero_radius_fires_only_on_the_exact_key(tiny) -> None:
+    lm = tiny("qwen2")
+    plan = small_plan(lm, 1)
+    delta = get_editor("grace").compute(lm, plan, fast_config("grace", lm, radius=0.0))
+    other = plan.requests[0].prompt.replace("hobby", "hobbies")
+    base_other, base_edit = logits(lm, other), logits(lm, plan.requests[0].prompt)
+    with applied(lm, delta):
+        assert torch.equal(logits(lm, other), base_other)
+        assert not torch.equal(logits(lm, plan.requests[0].prompt), base_edit)
+
+
+def test_grace_delta_refuses_peft_export(tiny, tmp_path) -> None:
+    lm = tiny("llama")
+    delta = get_editor("grace").compute(lm, small_plan(lm, 1), fast_config("grace", lm))
+    with pytest.raises(ExportError, match="not a weight change"):
+        export_peft(lm, delta, tmp_path / "adapter")
+    assert not (tmp_path / "adapter").exists()
