@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from prefedit.deltas import apply_delta, revert_delta
 from prefedit.editing import EditPlan, EditRequest, get_editor
 from prefedit.models import chat_prompt
 
@@ -70,3 +71,31 @@ def claimed_params(name: str, lm: Any, config: Any) -> set[str]:
     if name == "lora":
         return {lm.arch.weight_name(c, layer) for layer in config.layer_indices(lm) for c in config.components}
     return set()  # grace changes no weight
+
+def check_pure_and_claimed(lm, name: str) -> None:
+    """compute is pure, the delta names what changes, apply changes only that, revert is bit-exact."""
+    config = fast_config(name, lm)
+    plan = small_plan(lm)
+    before = snapshot(lm)
+    delta = get_editor(name).compute(lm, plan, config)
+    assert_same_state(before, snapshot(lm))  # compute left weights, hooks, flags alone
+
+    assert delta.info.editor == name and delta.info.fingerprint == lm.fingerprint
+    assert delta.info.preference_ids == plan.preference_ids
+    assert delta.info.config["type"] == name
+    assert set(delta.params) == claimed_params(name, lm, config)
+    if name == "grace":
+        assert delta.kind == "codebook" and delta.patches[0].module == lm.arch.path("mlp_out", config.layer_index(lm))
+    else:
+        assert delta.kind == ("dense" if name.startswith("ft") else "low-rank")
+
+    prompt = plan.requests[0].prompt
+    base = logits(lm, prompt)
+    apply_delta(lm, delta)
+    try:
+        changed = {n for n, p in lm.model.state_dict().items() if not torch.equal(p, before["weights"][n])}
+        assert changed == claimed_params(name, lm, config)
+        assert not torch.equal(logits(lm, prompt), base)  # the edit does something on its prompt
+    finally:
+        revert_delta(lm, delta)
+    assert_same_state(before, snapshot(lm))  # revert is bit-exact, hooks removed

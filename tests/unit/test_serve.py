@@ -21,7 +21,7 @@ from prefedit.serve.generation import GenerationParams
 from prefedit.store import Store
 
 ADMIN = "admin-secret"
-FAST = MethodSpec(editor="rome", editor_overrides={"steps": 3, "use_covariance": False})
+FAST = MethodSpec(editor="rome", editor_overrides={"layer": 0, "steps": 3, "use_covariance": False, "preserve_weight": 0.0})
 QUESTION = [{"role": "user", "content": "What is my favorite color?"}]
 
 
