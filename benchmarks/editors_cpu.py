@@ -97,12 +97,18 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     mark = [time.perf_counter()]
 
+    checkpoints = {int(k) for k in args.checkpoints.split(",") if k}
+    at: dict[str, float] = {}
+
     def on_edit(i: int, _delta: Delta) -> None:
         times.append(time.perf_counter() - mark[0])
         log.info("%s: edit %d/%d in %.1fs", args.worker, i + 1, len(plans), times[-1])
+        if i + 1 in checkpoints and i + 1 < len(plans):  # accuracy over the preferences edited so far
+            at[str(i + 1)] = explicit_accuracy(lm, prefs[: i + 1])[0]
+            log.info("%s: explicit accuracy over the first %d: %.2f", args.worker, i + 1, at[str(i + 1)])
         if i == len(plans) - 1:  # every edit is applied now
             result["acc"], result["answers"] = explicit_accuracy(lm, prefs)
-        mark[0] = time.perf_counter()
+        mark[0] = time.perf_counter()  # evaluation time is not edit time
 
     deltas = run_plans(lm, editor, plans, config, mode="sequential", on_edit=on_edit)
     return {
@@ -119,6 +125,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "bytes_per_preference": round(stored_bytes(deltas) / len(plans)),
         "explicit_accuracy_before": acc_before,
         "explicit_accuracy_after_all": result["acc"],
+        "explicit_accuracy_over_first_k": at,
         "protocol": {"prompt": "chat", "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "judge": "match", "data": Path(args.data).name},
         "answers_sample": result["answers"][:5],
         "torch_threads": args.threads,
@@ -134,16 +141,22 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32", help="model dtype, the same for every editor")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--set", action="append", default=[], help="config override, e.g. rome.layer=0.66 (repeatable)")
-    ap.add_argument("--out", default=None, help="append each editor's JSON line to this file")
+    ap.add_argument("--checkpoints", default="10,50", help="also report accuracy over the first k edited, after edit k")
+    ap.add_argument("--out", default=None, help="append each editor's JSON line to this file (editors already in it are skipped)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     if args.worker:
         print(json.dumps(worker(args), sort_keys=True))
         return
+    done = set()
+    if args.out and Path(args.out).exists():  # resume: editors already measured are skipped
+        done = {r["editor"] for r in map(json.loads, Path(args.out).read_text().splitlines()) if "error" not in r}
     for name in args.editors.split(","):
+        if name in done:
+            continue
         cmd = [sys.executable, __file__, "--worker", name, "--n", str(args.n), "--data", args.data, "--dtype", args.dtype, "--threads", str(args.threads)]
-        cmd += [x for s in args.set for x in ("--set", s)]
+        cmd += ["--checkpoints", args.checkpoints] + [x for s in args.set for x in ("--set", s)]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
         line = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else json.dumps({"editor": name, "error": f"exit {proc.returncode}"})
         print(line, flush=True)
