@@ -70,3 +70,23 @@ def test_edit_prints_json_and_saves_the_delta(tiny_dir, tmp_path) -> None:
     from prefedit.deltas import read_description
 
     assert read_description(out)["info"]["editor"] == "rome"
+
+
+def test_personalize_writes_one_delta_per_user(tiny_dir, tmp_path) -> None:
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(
+        '{"id": "a1", "user_id": "alice", "statement": "I live in Lisbon.", "subject": "city", "target": "Lisbon"}\n'
+        '{"id": "b1", "user_id": "bob", "statement": "I code in Rust.", "subject": "programming language", "target": "Rust"}\n'
+    )
+    proc = _run("personalize", "--prefs", str(prefs), "--out", str(tmp_path / "out"), "--model", str(tiny_dir), "--method", "rome")
+    assert proc.returncode == 0, proc.stderr
+    users = json.loads(proc.stdout)["users"]
+    assert set(users) == {"alice", "bob"} and users["alice"]["preferences"] == ["a1"]
+    from prefedit.deltas import read_description
+
+    assert read_description(tmp_path / "out" / "bob" / "delta.safetensors")["info"]["preference_ids"] == ["b1"]
+
+
+def test_personalize_unknown_method_fails_before_loading(tiny_dir, tmp_path) -> None:
+    proc = _run("personalize", "--prefs", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o"), "--method", "romee")
+    assert proc.returncode == 1 and "unknown method 'romee'" in proc.stderr and "rome" in proc.stderr

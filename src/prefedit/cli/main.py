@@ -40,7 +40,7 @@ def _root(
 
 def _register() -> None:
     # Each noun lives in its own module; importing registers its commands on ``app``.
-    from prefedit.cli import demo, edit  # noqa: F401
+    from prefedit.cli import demo, edit, personalize  # noqa: F401
     # SUBCOMMANDS (one line per module)
     from prefedit.cli import user  # noqa: F401
     from prefedit.cli import serve  # noqa: F401
