@@ -35,6 +35,7 @@ def test_one_edit_answers_explicit_question_and_keeps_unrelated_outputs(smollm2)
         after = generate(lm, unrelated, max_new_tokens=32)
     assert "lisbon" in answer.lower(), answer
     same = sum(a == b for a, b in zip(before, after, strict=True))
-    # The issue asks for 19/20; measured 15/20 (Lisbon) and 17/20 (hobby) at 32 tokens — see docs/editing.md.
-    assert same >= 15, f"only {same}/20 unrelated prompts kept their greedy output"
+    # The target is 19/20; measured 18/20 here at 32 tokens (15/20 before the delta shrink) — see
+    # docs/editing.md, "Locality", for what flips (near-ties of the base model) and what was tried.
+    assert same >= 18, f"only {same}/20 unrelated prompts kept their greedy output"
     assert all(torch.equal(weights[k], v) for k, v in lm.model.state_dict().items())

@@ -128,7 +128,7 @@ def test_failed_edit_leaves_store_and_weights_unchanged(server, users, monkeypat
     def boom(*args, **kwargs):
         raise EditError("injected failure")
 
-    monkeypatch.setattr(rome_editor, "rank_one_update", boom)
+    monkeypatch.setattr(rome_editor, "update_direction", boom)
     r = http.post("/v1/users/cat/preferences", json={"statement": "I live in Oslo"}, headers=users["cat"])
     assert r.status_code == 422 and r.json()["error"]["code"] == "edit_failed"
     assert all(torch.equal(v, weights[k]) for k, v in engine.lm.model.state_dict().items())

@@ -72,7 +72,8 @@ def claimed_params(name: str, lm: Any, config: Any) -> set[str]:
         return {lm.arch.weight_name(c, layer) for layer in config.layer_indices(lm) for c in config.components}
     return set()  # grace changes no weight
 
-def check_pure_and_claimed(lm, name: str) -> None:
+
+def check_pure_and_claimed(lm: Any, name: str) -> None:
     """compute is pure, the delta names what changes, apply changes only that, revert is bit-exact."""
     config = fast_config(name, lm)
     plan = small_plan(lm)

@@ -122,3 +122,28 @@ def test_joint_editor_returns_rank_r_delta_and_stays_pure(tiny) -> None:
     delta = get_editor("rome").compute(lm, _plan(lm, 3), RomeConfig(layer=1, steps=3, joint=True, preserve_weight=10.0, stats_tokens=2000))
     assert delta.updates[0].rank == 3
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
+
+
+def test_shrink_keeps_the_target_greedy_with_a_smaller_delta(tiny) -> None:
+    """The shrunk delta is a fraction of the optimised one and still wins every target token by the margin."""
+    from dataclasses import replace
+
+    from prefedit.editing.tokens import encode_rows, key_index
+
+    lm = tiny("llama")
+    q = chat_prompt(lm.tokenizer, "What is my hobby?")
+    plan = EditPlan(requests=(EditRequest(prompt=q, target="x", preference_id="p"),), kl_prompts=())
+    cfg = replace(FAST, steps=40, lr=1.0, early_stop_nll=1e-4, clamp_norm=50.0, weight_decay=0.0)
+    full = get_editor("rome").compute(lm, plan, replace(cfg, shrink_margin=None))
+    small = get_editor("rome").compute(lm, plan, replace(cfg, shrink_margin=0.5))
+    torch.testing.assert_close(small.updates[0].down, full.updates[0].down)
+    ratio = float(small.updates[0].up.norm() / full.updates[0].up.norm())
+    assert 0 < ratio < 1
+    req = plan.requests[0]
+    batch = encode_rows(lm.tokenizer, [req.prompt], [req.target], [key_index(lm.tokenizer, req.prompt)])
+    with applied(lm, small), torch.no_grad():
+        logits = lm.model(input_ids=batch.input_ids).logits[0]
+    pos = batch.labels[0] != -100
+    top2 = logits[pos].topk(2, -1)
+    assert torch.equal(top2.indices[:, 0], batch.labels[0][pos])
+    assert bool((top2.values[:, 0] - top2.values[:, 1] >= 0.5 - 1e-3).all())

@@ -204,7 +204,7 @@ def test_failed_edit_leaves_store_weights_and_answers_unchanged(client: TestClie
     def boom(*args, **kwargs):
         raise EditError("injected failure")
 
-    monkeypatch.setattr(rome_editor, "rank_one_update", boom)
+    monkeypatch.setattr(rome_editor, "update_direction", boom)
     assert_error(client.post("/v1/users/alice/preferences", json={"statement": "I live in Oslo"}, headers=alice), 422, "edit_failed")
     assert all(torch.equal(v, weights[k]) for k, v in engine.lm.model.state_dict().items())
     assert (answer(client, alice), client.get("/v1/users/alice/preferences", headers=alice).json()) == before

@@ -186,7 +186,7 @@ def test_failed_first_edit_does_not_create_the_user(pz: Personalizer, store: Sto
     def boom(*args, **kwargs):
         raise EditError("injected failure")
 
-    monkeypatch.setattr(rome_editor, "rank_one_update", boom)
+    monkeypatch.setattr(rome_editor, "update_direction", boom)
     with pytest.raises(EditError):
         pz.add("carol", [PreferenceDraft("I live in Lisbon")], create_user=True)
     assert not store.has_user("carol") and _files(store) == set()

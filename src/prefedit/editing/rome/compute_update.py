@@ -22,11 +22,15 @@ def inverse_times(c: torch.Tensor | None, k: torch.Tensor, ridge: float) -> torc
     return torch.linalg.solve(reg, k.double()).to(k.dtype)
 
 
+def update_direction(k_star: torch.Tensor, c: torch.Tensor | None, ridge: float) -> torch.Tensor:
+    """The update's input-side factor ``[1, d_in]``: C⁻¹k* / (k*ᵀC⁻¹k*), so that down · k* = 1."""
+    u = inverse_times(c, k_star, ridge)
+    return (u / torch.dot(u, k_star)).unsqueeze(0)
+
+
 def rank_one_update(k_star: torch.Tensor, delta: torch.Tensor, c: torch.Tensor | None, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Factors (up ``[d_out, 1]``, down ``[1, d_in]``) of the update in ``[out, in]`` layout."""
-    u = inverse_times(c, k_star, ridge)
-    down = (u / torch.dot(u, k_star)).unsqueeze(0)
-    return delta.unsqueeze(1), down
+    return delta.unsqueeze(1), update_direction(k_star, c, ridge)
 
 
 def metric(c: torch.Tensor | None, preserved: torch.Tensor | None, weight: float, ridge: float, dim: int) -> torch.Tensor:

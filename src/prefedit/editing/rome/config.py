@@ -30,6 +30,7 @@ class RomeConfig:
     seed: int = field(default=0, metadata={"help": "torch seed for the optimisation"})
     joint: bool = field(default=False, metadata={"help": "solve all requests at once (exact on every key, rank = requests) instead of one rank-one edit after another"})
     preserve_weight: float = field(default=10.0, metadata={"help": "weight of the answer-start keys of generic chat prompts in the update's metric (0 = off)"})
+    shrink_margin: float | None = field(default=1.0, metadata={"help": "after optimising, scale delta down to the smallest size that keeps every target token greedy by this many logits (None = off)"})
 
     def __post_init__(self) -> None:
         check_range("layer", self.layer, 0)

@@ -16,7 +16,7 @@ import torch
 from prefedit.config import config_to_dict
 from prefedit.deltas import Delta, DeltaInfo, LowRankUpdate, apply_delta, compose, revert_delta
 from prefedit.editing.base import EditPlan, register_editor
-from prefedit.editing.rome.compute_update import joint_update, metric, rank_one_update
+from prefedit.editing.rome.compute_update import joint_update, metric, update_direction
 from prefedit.editing.rome.config import RomeConfig, default_config
 from prefedit.editing.stats import answer_start_keys, key_second_moment
 from prefedit.editing.values import ValueSettings, keys_at, optimize_values
@@ -83,6 +83,7 @@ class RomeEditor:
             clamp_norm=config.clamp_norm,
             early_stop_nll=config.early_stop_nll,
             prefixes=config.context_prefixes,
+            shrink_margin=config.shrink_margin,
         )
 
     def _delta(self, lm: Any, layer: int, up: torch.Tensor, down: torch.Tensor, pref_ids: list[str]) -> Delta:
@@ -95,8 +96,9 @@ class RomeEditor:
 
     def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         module = lm.arch.module("mlp_out", layer)
-        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, self._value_settings(config))
         k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
-        up, down = rank_one_update(k_star, delta[0], m, 0.0)  # m already holds the ridge
+        down = update_direction(k_star, m, 0.0)  # m already holds the ridge
+        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, self._value_settings(config))
+        up = delta[0].unsqueeze(1)
         log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, [req.preference_id] if req.preference_id else [])
