@@ -1,12 +1,17 @@
 """Every editor on SmolLM2 (CPU, one dtype for all): time per preference, peak RSS, bytes stored per
 preference, and explicit accuracy over all N preferences after a sequential run of N edits.
 
+The N preferences are one user's: the first N UPQA items with distinct explicit questions (the
+400-item development set holds 114). The reference's balanced subsets repeat each question for 10
+users ("What's my hobby?" x 10 with 10 answers), so editing all of them into one model caps
+explicit accuracy at 10% whatever the editor; ``--data`` with ``--no-distinct`` measures that.
+
 Run: ``.venv/bin/python benchmarks/editors_cpu.py [--n 100] [--editors memit,alphaedit,rome]
 [--set rome.layer=0.66] [--out benchmarks/results/editors_cpu.jsonl]``.
 
 Each editor runs in its own process, so its peak RSS is its own; one JSON line per editor goes to
 stdout and is appended to ``--out``; progress goes to stderr. Protocol of the accuracy figure:
-UPQA explicit questions (``--data``, default the reference's 100-item balanced subset), chat
+UPQA explicit questions (``--data``, default the 400-item development set), chat
 template with the fixed system prompt, greedy, 48 new tokens, judge ``match`` (case-insensitive
 containment of the target), edit mode ``sequential`` (every earlier edit stays applied).
 """
@@ -38,8 +43,22 @@ from prefedit.preferences import load_preferences
 
 log = logging.getLogger("editors_cpu")
 EDITORS = ("rome", "memit", "alphaedit", "ft-m", "ft-l", "lora", "grace")
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "upqa_dev_400.json"
 MAX_NEW_TOKENS = 48
+
+
+def select(prefs: list[Any], n: int, distinct: bool) -> list[Any]:
+    """The first ``n`` preferences, skipping repeated explicit questions when ``distinct``."""
+    if not distinct:
+        return prefs[:n]
+    seen: set[str] = set()
+    out = []
+    for p in prefs:
+        q = p.explicit_question.strip().lower()
+        if q not in seen:
+            seen.add(q)
+            out.append(p)
+    return out[:n]
 
 
 def rss_mb() -> float:
@@ -87,7 +106,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     lm = load_model(dtype=args.dtype)
     load_rss = rss_mb()
-    prefs = load_preferences(args.data)[: args.n]
+    prefs = select(load_preferences(args.data), args.n, args.distinct)
     plans = [plan_preference(lm.tokenizer, p) for p in prefs]
     editor = get_editor(args.worker)
     config = replace(editor.default_config(lm), **parse_overrides(args.set, args.worker))
@@ -126,7 +145,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "explicit_accuracy_before": acc_before,
         "explicit_accuracy_after_all": result["acc"],
         "explicit_accuracy_over_first_k": at,
-        "protocol": {"prompt": "chat", "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "judge": "match", "data": Path(args.data).name},
+        "protocol": {"prompt": "chat", "decoding": "greedy", "max_new_tokens": MAX_NEW_TOKENS, "judge": "match", "data": Path(args.data).name,
+                     "selection": "distinct explicit questions" if args.distinct else "first n"},
         "answers_sample": result["answers"][:5],
         "torch_threads": args.threads,
         "cpu": platform.processor() or platform.machine(),
@@ -137,7 +157,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100, help="preferences edited one after another (default 100)")
     ap.add_argument("--editors", default=",".join(EDITORS), help="comma-separated registry names")
-    ap.add_argument("--data", default=str(DATA), help="UPQA JSON (default: the 100-item balanced subset)")
+    ap.add_argument("--data", default=str(DATA), help="UPQA JSON (default: the 400-item development set)")
+    ap.add_argument("--distinct", action=argparse.BooleanOptionalAction, default=True, help="skip repeated explicit questions (one user)")
     ap.add_argument("--dtype", default="float32", help="model dtype, the same for every editor")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--set", action="append", default=[], help="config override, e.g. rome.layer=0.66 (repeatable)")
@@ -156,6 +177,7 @@ def main() -> None:
         if name in done:
             continue
         cmd = [sys.executable, __file__, "--worker", name, "--n", str(args.n), "--data", args.data, "--dtype", args.dtype, "--threads", str(args.threads)]
+        cmd += ["--distinct" if args.distinct else "--no-distinct"]
         cmd += ["--checkpoints", args.checkpoints] + [x for s in args.set for x in ("--set", s)]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
         line = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else json.dumps({"editor": name, "error": f"exit {proc.returncode}"})
