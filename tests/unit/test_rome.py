@@ -147,3 +147,33 @@ def test_shrink_keeps_the_target_greedy_with_a_smaller_delta(tiny) -> None:
     top2 = logits[pos].topk(2, -1)
     assert torch.equal(top2.indices[:, 0], batch.labels[0][pos])
     assert bool((top2.values[:, 0] - top2.values[:, 1] >= 0.5 - 1e-3).all())
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "olmo2", "gemma2", "gpt2"])
+def test_skipping_the_layers_below_the_edit_gives_the_same_value(tiny, family: str) -> None:
+    """optimize_values(layer=L) runs only layers L.. where the family allows it: same result."""
+    from prefedit.editing.values import ValueSettings, optimize_values
+
+    lm = tiny(family)
+    plan = _plan(lm, 2)
+    module = lm.arch.module("mlp_out", 1)
+    settings = ValueSettings(steps=4, lr=0.5, kl_factor=0.0625, weight_decay=0.5, clamp_norm=4.0, early_stop_nll=0.0, shrink_margin=0.0)
+    v0, full, _ = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings)
+    v0_skip, skip, _ = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings, layer=1)
+    torch.testing.assert_close(v0_skip, v0)
+    torch.testing.assert_close(skip, full, atol=1e-4, rtol=1e-3)
+    assert float(full.norm()) > 0
+    layers = lm.model.get_submodule(lm.arch.layers_path)
+    assert len(layers) == lm.arch.n_layers == lm.model.config.num_hidden_layers if family != "gpt2" else True
+
+
+def test_only_layers_from_restores_the_layers_and_refuses_other_families(tiny) -> None:
+    from prefedit.errors import UnsupportedArchitectureError
+
+    lm = tiny("llama")
+    layers = lm.model.get_submodule(lm.arch.layers_path)
+    with lm.arch.only_layers_from(1):
+        assert len(lm.model.get_submodule(lm.arch.layers_path)) == len(layers) - 1
+    assert lm.model.get_submodule(lm.arch.layers_path) is layers
+    with pytest.raises(UnsupportedArchitectureError, match="gpt2"), tiny("gpt2").arch.only_layers_from(1):
+        pass

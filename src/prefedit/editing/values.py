@@ -115,22 +115,44 @@ class PrefixCache:
         return DynamicCache(ddp_cache_data=data, config=self.model.config)
 
 
+@dataclass(frozen=True)
+class Upper:
+    """Run only the layers from ``start`` on, fed ``hidden`` (the state entering layer ``start``
+    for the tokens after any cached prefix): an edit at layer ``start`` or above cannot change
+    what comes before, so recomputing it every optimisation step is waste."""
+
+    arch: Any
+    start: int
+    hidden: torch.Tensor  # [B, T - prefix length, d]
+
+    def rows(self, sl: slice) -> Upper:
+        return Upper(self.arch, self.start, self.hidden[sl])
+
+
 def logits_at(
-    model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, where: torch.Tensor, prefix: PrefixCache | None = None
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    where: torch.Tensor,
+    prefix: PrefixCache | None = None,
+    upper: Upper | None = None,
 ) -> torch.Tensor:
     """Logits only at positions ``where`` (bool ``[B, T]``): ``[n, vocab]`` in row-major order.
 
     Skipping the vocabulary projection elsewhere saves about a fifth of a small model's forward.
-    With ``prefix``, only tokens after the shared prefix are run (``where`` must not hit it).
+    With ``prefix``, only tokens after the shared prefix are run (``where`` must not hit it);
+    with ``upper``, only the layers from ``upper.start`` on.
     """
-    if prefix is not None and prefix.length:
-        n = prefix.length
-        hidden = model.base_model(
-            input_ids=input_ids[:, n:], attention_mask=mask, past_key_values=prefix.fresh(input_ids.shape[0]), use_cache=True
-        ).last_hidden_state
-        where = where[:, n:]
+    cached = prefix is not None and prefix.length > 0
+    kwargs: dict[str, Any] = {"past_key_values": prefix.fresh(input_ids.shape[0]), "use_cache": True} if cached else {}  # type: ignore[union-attr]
+    if cached:
+        where = where[:, prefix.length :]  # type: ignore[union-attr]
+    if upper is not None:
+        with upper.arch.only_layers_from(upper.start):
+            hidden = model.base_model(inputs_embeds=upper.hidden, attention_mask=mask, **kwargs).last_hidden_state
     else:
-        hidden = model.base_model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        ids = input_ids[:, prefix.length :] if cached else input_ids  # type: ignore[union-attr]
+        hidden = model.base_model(input_ids=ids, attention_mask=mask, **kwargs).last_hidden_state
     logits = model.get_output_embeddings()(hidden[where])
     cap = getattr(model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
@@ -147,10 +169,20 @@ def _positions(batch: Any, nr: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def optimize_values(
-    lm: Any, module: nn.Module, requests: Sequence[EditRequest], kl_prompts: Sequence[str], s: ValueSettings
+    lm: Any,
+    module: nn.Module,
+    requests: Sequence[EditRequest],
+    kl_prompts: Sequence[str],
+    s: ValueSettings,
+    *,
+    layer: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """Returns (v0 ``[R, d]``: module output at the key, averaged over prefixes;
-    delta ``[R, d]``; stats: final NLL, steps used and the shrink factor applied)."""
+    delta ``[R, d]``; stats: final NLL, steps used and the shrink factor applied).
+
+    ``layer``: the decoder layer holding ``module``; where the family allows it, the steps run
+    only the layers from there on (the same result, about a third of the work at 0.66 depth).
+    """
     rows = build_rows(lm.tokenizer, requests, kl_prompts, s.prefixes)
     batch = encode_rows(lm.tokenizer, rows.texts, rows.targets, rows.keys).to(lm.device)
     req = torch.tensor(rows.request, device=lm.device)
@@ -159,18 +191,25 @@ def optimize_values(
     where, labels = _positions(batch, nr)
     row_of = torch.arange(len(rows.texts), device=lm.device).unsqueeze(1).expand_as(where)[where]
     is_kl = row_of >= nr
+    skip_lower = layer is not None and lm.arch.spec.embeds_pass_through
     with frozen(model):
         captured: list[torch.Tensor] = []
-        handle = module.register_forward_hook(lambda _m, _a, out: captured.append((out[0] if isinstance(out, tuple) else out).detach()))
+        entering: list[torch.Tensor] = []
+        handles = [module.register_forward_hook(lambda _m, _a, out: captured.append((out[0] if isinstance(out, tuple) else out).detach()))]
+        if skip_lower:
+            handles.append(lm.arch.block(layer).register_forward_pre_hook(
+                lambda _m, a, kw: entering.append((a[0] if a else kw["hidden_states"]).detach()), with_kwargs=True))
         try:
             with torch.no_grad():
                 base_logits = logits_at(model, batch.input_ids, batch.attention_mask, where)
         finally:
-            handle.remove()
+            for h in handles:
+                h.remove()
         at_key = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
         v0 = torch.zeros(n_req, at_key.shape[-1], device=lm.device).index_add_(0, req[:nr], at_key[:nr])
         v0 = v0 / torch.bincount(req[:nr], minlength=n_req).unsqueeze(1)
         prefix = PrefixCache(model, batch.input_ids, batch.attention_mask, int(batch.key_pos.min()))
+        upper = Upper(lm.arch, layer, entering[0][:, prefix.length :]) if skip_lower else None
         kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
         delta = torch.zeros_like(v0, requires_grad=True)
         opt = torch.optim.Adam([delta], lr=s.lr)
@@ -180,7 +219,7 @@ def optimize_values(
         for steps in range(1, s.steps + 1):
             opt.zero_grad()
             with _add_rows(module, delta[req], batch.key_pos - prefix.length):
-                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, prefix)
+                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, prefix, upper)
             nll_per_req = _nll_per_request(logits[~is_kl], labels[~is_kl], req[row_of[~is_kl]], n_req)
             loss = nll_per_req.sum()
             if kl_ref is not None and s.kl_factor > 0:
@@ -201,7 +240,7 @@ def optimize_values(
             rw = slice(0, nr)  # the rewrite rows alone decide
             scale = _smallest_scale(
                 lambda a: _add_rows(module, a * delta.detach()[req[rw]], batch.key_pos[rw] - prefix.length),
-                lambda: logits_at(model, batch.input_ids[rw], batch.attention_mask[rw], where[rw], prefix),
+                lambda: logits_at(model, batch.input_ids[rw], batch.attention_mask[rw], where[rw], prefix, upper.rows(rw) if upper else None),
                 labels[~is_kl],
                 s.shrink_margin,
             )

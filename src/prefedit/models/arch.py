@@ -14,6 +14,8 @@ substrings of model names.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +38,9 @@ class ArchSpec:
     attn_out: str
     conv1d: bool = False  # GPT-2 style Conv1D: weight is [in, out] instead of [out, in]
     n_layers_attr: str = "num_hidden_layers"
+    # The base model's forward feeds ``inputs_embeds`` to the first layer unchanged (no embedding
+    # scale, no position embeddings added), so it can run a suffix of its layers from a hidden state.
+    embeds_pass_through: bool = False
 
 
 _LLAMA_LIKE = dict(
@@ -48,9 +53,11 @@ _LLAMA_LIKE = dict(
 
 ARCHS: dict[str, ArchSpec] = {
     **{
-        fam: ArchSpec(family=fam, **_LLAMA_LIKE)  # type: ignore[arg-type]
-        for fam in ("llama", "mistral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3", "gemma3_text")
+        fam: ArchSpec(family=fam, embeds_pass_through=True, **_LLAMA_LIKE)  # type: ignore[arg-type]
+        for fam in ("llama", "mistral", "qwen2", "qwen3", "olmo2")
     },
+    # Gemma multiplies the embeddings by sqrt(hidden size) inside the forward.
+    **{fam: ArchSpec(family=fam, **_LLAMA_LIKE) for fam in ("gemma", "gemma2", "gemma3", "gemma3_text")},  # type: ignore[arg-type]
     "gpt2": ArchSpec(
         family="gpt2",
         layers=("transformer.h",),
@@ -137,6 +144,27 @@ class ArchAdapter:
         """The weight viewed as ``[out_features, in_features]`` whatever the layout."""
         w = self.weight(component, layer)
         return w.t() if self.spec.conv1d else w
+
+    def block(self, layer: int) -> nn.Module:
+        """The decoder layer ``layer`` itself."""
+        return self.model.get_submodule(f"{self.layers_path}.{self.resolve_layer(layer)}")
+
+    @contextlib.contextmanager
+    def only_layers_from(self, start: int) -> Iterator[None]:
+        """While inside, the base model runs layers ``start..`` only: feed it the hidden state that
+        enters layer ``start`` as ``inputs_embeds``. Editors use it to skip the layers below the
+        edited one, whose output an edit cannot change. Families whose forward transforms
+        ``inputs_embeds`` (``embeds_pass_through`` False) refuse."""
+        if not self.spec.embeds_pass_through:
+            raise UnsupportedArchitectureError(f"{self.spec.family}: cannot run a suffix of the layers from a hidden state")
+        parent_path, name = self.layers_path.rsplit(".", 1)
+        parent = self.model.get_submodule(parent_path)
+        full = getattr(parent, name)
+        setattr(parent, name, nn.ModuleList(list(full)[self.resolve_layer(start) :]))
+        try:
+            yield
+        finally:
+            setattr(parent, name, full)
 
     def relative_layer(self, fraction: float) -> int:
         """Layer index at ``fraction`` of the depth (0 = first, 1 = last)."""

@@ -44,7 +44,7 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         clamp_norm=NO_CLAMP,
         early_stop_nll=config.early_stop_nll,
     )
-    v0, delta, stats = optimize_values(lm, module, requests, (), settings)
+    v0, delta, stats = optimize_values(lm, module, requests, (), settings, layer=layer)
     keys = keys_at(lm, module, requests, ("",))
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), [r.target for r in requests])
     patch = CodebookPatch(

@@ -36,7 +36,7 @@ def residual_targets(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """z ``[R, d_model]``: the block output at each request's key token that yields its target."""
     module = lm.arch.module("block_out", layer)
-    h, delta, stats = optimize_values(lm, module, requests, kl_prompts, value_settings(config))
+    h, delta, stats = optimize_values(lm, module, requests, kl_prompts, value_settings(config), layer=layer)
     return h + delta, stats
 
 
