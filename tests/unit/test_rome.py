@@ -151,7 +151,7 @@ def test_shrink_keeps_the_target_greedy_with_a_smaller_delta(tiny) -> None:
 
 @pytest.mark.parametrize("family", ["llama", "qwen2", "olmo2", "gemma2", "gpt2"])
 def test_skipping_the_layers_below_the_edit_gives_the_same_value(tiny, family: str) -> None:
-    """optimize_values(layer=L) runs only layers L.. where the family allows it: same result."""
+    """optimize_values(layer=L) runs only layers L..: the same result."""
     from prefedit.editing.values import ValueSettings, optimize_values
 
     lm = tiny(family)
@@ -163,17 +163,20 @@ def test_skipping_the_layers_below_the_edit_gives_the_same_value(tiny, family: s
     torch.testing.assert_close(v0_skip, v0)
     torch.testing.assert_close(skip, full, atol=1e-4, rtol=1e-3)
     assert float(full.norm()) > 0
-    layers = lm.model.get_submodule(lm.arch.layers_path)
-    assert len(layers) == lm.arch.n_layers == lm.model.config.num_hidden_layers if family != "gpt2" else True
 
 
-def test_only_layers_from_restores_the_layers_and_refuses_other_families(tiny) -> None:
-    from prefedit.errors import UnsupportedArchitectureError
-
+def test_resumed_at_skips_the_lower_layers_and_restores_them(tiny) -> None:
     lm = tiny("llama")
-    layers = lm.model.get_submodule(lm.arch.layers_path)
-    with lm.arch.only_layers_from(1):
-        assert len(lm.model.get_submodule(lm.arch.layers_path)) == len(layers) - 1
-    assert lm.model.get_submodule(lm.arch.layers_path) is layers
-    with pytest.raises(UnsupportedArchitectureError, match="gpt2"), tiny("gpt2").arch.only_layers_from(1):
-        pass
+    layers = list(lm.model.get_submodule(lm.arch.layers_path))
+    calls = [0]
+    handle = layers[0].register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    ids = torch.tensor([[5, 6, 7]])
+    hidden = torch.zeros(1, 3, lm.model.config.hidden_size)
+    with lm.arch.resumed_at(1, hidden), torch.no_grad():
+        lm.model(input_ids=ids)
+    assert calls[0] == 0
+    with torch.no_grad():
+        lm.model(input_ids=ids)
+    handle.remove()
+    assert calls[0] == 1 and list(lm.model.get_submodule(lm.arch.layers_path)) == layers
+    assert not any(m._forward_pre_hooks for m in layers)

@@ -9,8 +9,7 @@ anything outside the decoder layers (embeddings, final norm, head) disable the s
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,13 +20,6 @@ from prefedit.deltas import applied_deltas
 
 class _Stop(Exception):
     """Raised by the capture hook: nothing after layer L is needed."""
-
-
-class _Passthrough(nn.Module):
-    """Stands in for a skipped decoder layer (decoder layers return the hidden states)."""
-
-    def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return hidden_states
 
 
 def first_changed_layer(lm: Any) -> int:
@@ -45,12 +37,6 @@ def first_changed_layer(lm: Any) -> int:
 
 def _hidden_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
     return kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
-
-
-def _with_hidden(args: tuple[Any, ...], kwargs: dict[str, Any], h: torch.Tensor) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    if "hidden_states" in kwargs:
-        return args, {**kwargs, "hidden_states": h}
-    return (h, *args[1:]), kwargs
 
 
 class LayerStates:
@@ -91,17 +77,6 @@ class LayerStates:
         for i, s in enumerate(seqs):
             self.store[(layer, tuple(s))] = seen[0][i, : len(s)].clone()
 
-    @contextlib.contextmanager
-    def resumed_at(self, layer: int, hidden: torch.Tensor) -> Iterator[None]:
+    def resumed_at(self, layer: int, hidden: torch.Tensor) -> Any:
         """While open, the model skips layers below ``layer`` and starts there from ``hidden``."""
-        layers = self.layers()
-        saved = [layers[i] for i in range(layer)]
-        for i in range(layer):
-            layers[i] = _Passthrough()
-        handle = layers[layer].register_forward_pre_hook(lambda _m, a, k: _with_hidden(a, k, hidden), with_kwargs=True)
-        try:
-            yield
-        finally:
-            handle.remove()
-            for i, module in enumerate(saved):
-                layers[i] = module
+        return self.lm.arch.resumed_at(layer, hidden)

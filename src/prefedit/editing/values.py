@@ -147,11 +147,8 @@ def logits_at(
     kwargs: dict[str, Any] = {"past_key_values": prefix.fresh(input_ids.shape[0]), "use_cache": True} if cached else {}  # type: ignore[union-attr]
     if cached:
         where = where[:, prefix.length :]  # type: ignore[union-attr]
-    if upper is not None:
-        with upper.arch.only_layers_from(upper.start):
-            hidden = model.base_model(inputs_embeds=upper.hidden, attention_mask=mask, **kwargs).last_hidden_state
-    else:
-        ids = input_ids[:, prefix.length :] if cached else input_ids  # type: ignore[union-attr]
+    ids = input_ids[:, prefix.length :] if cached else input_ids  # type: ignore[union-attr]
+    with upper.arch.resumed_at(upper.start, upper.hidden) if upper is not None else contextlib.nullcontext():
         hidden = model.base_model(input_ids=ids, attention_mask=mask, **kwargs).last_hidden_state
     logits = model.get_output_embeddings()(hidden[where])
     cap = getattr(model.config, "final_logit_softcapping", None)
@@ -180,8 +177,8 @@ def optimize_values(
     """Returns (v0 ``[R, d]``: module output at the key, averaged over prefixes;
     delta ``[R, d]``; stats: final NLL, steps used and the shrink factor applied).
 
-    ``layer``: the decoder layer holding ``module``; where the family allows it, the steps run
-    only the layers from there on (the same result, about a third of the work at 0.66 depth).
+    ``layer``: the decoder layer holding ``module``; the steps then run only the layers from
+    there on (the same result, about a third of the work at 0.66 depth).
     """
     rows = build_rows(lm.tokenizer, requests, kl_prompts, s.prefixes)
     batch = encode_rows(lm.tokenizer, rows.texts, rows.targets, rows.keys).to(lm.device)
@@ -191,7 +188,7 @@ def optimize_values(
     where, labels = _positions(batch, nr)
     row_of = torch.arange(len(rows.texts), device=lm.device).unsqueeze(1).expand_as(where)[where]
     is_kl = row_of >= nr
-    skip_lower = layer is not None and lm.arch.spec.embeds_pass_through
+    skip_lower = layer is not None
     with frozen(model):
         captured: list[torch.Tensor] = []
         entering: list[torch.Tensor] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,9 +39,6 @@ class ArchSpec:
     attn_out: str
     conv1d: bool = False  # GPT-2 style Conv1D: weight is [in, out] instead of [out, in]
     n_layers_attr: str = "num_hidden_layers"
-    # The base model's forward feeds ``inputs_embeds`` to the first layer unchanged (no embedding
-    # scale, no position embeddings added), so it can run a suffix of its layers from a hidden state.
-    embeds_pass_through: bool = False
 
 
 _LLAMA_LIKE = dict(
@@ -53,11 +51,9 @@ _LLAMA_LIKE = dict(
 
 ARCHS: dict[str, ArchSpec] = {
     **{
-        fam: ArchSpec(family=fam, embeds_pass_through=True, **_LLAMA_LIKE)  # type: ignore[arg-type]
-        for fam in ("llama", "mistral", "qwen2", "qwen3", "olmo2")
+        fam: ArchSpec(family=fam, **_LLAMA_LIKE)  # type: ignore[arg-type]
+        for fam in ("llama", "mistral", "qwen2", "qwen3", "olmo2", "gemma", "gemma2", "gemma3", "gemma3_text")
     },
-    # Gemma multiplies the embeddings by sqrt(hidden size) inside the forward.
-    **{fam: ArchSpec(family=fam, **_LLAMA_LIKE) for fam in ("gemma", "gemma2", "gemma3", "gemma3_text")},  # type: ignore[arg-type]
     "gpt2": ArchSpec(
         family="gpt2",
         layers=("transformer.h",),
@@ -78,6 +74,19 @@ ARCHS: dict[str, ArchSpec] = {
         n_layers_attr="n_layer",
     ),
 }
+
+
+class _Passthrough(nn.Module):
+    """Stands in for a skipped decoder layer (decoder layers return the hidden states)."""
+
+    def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return hidden_states
+
+
+def _with_hidden(args: tuple[Any, ...], kwargs: dict[str, Any], h: torch.Tensor) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if "hidden_states" in kwargs:
+        return args, {**kwargs, "hidden_states": h}
+    return (h, *args[1:]), kwargs
 
 
 class ArchAdapter:
@@ -150,21 +159,24 @@ class ArchAdapter:
         return self.model.get_submodule(f"{self.layers_path}.{self.resolve_layer(layer)}")
 
     @contextlib.contextmanager
-    def only_layers_from(self, start: int) -> Iterator[None]:
-        """While inside, the base model runs layers ``start..`` only: feed it the hidden state that
-        enters layer ``start`` as ``inputs_embeds``. Editors use it to skip the layers below the
-        edited one, whose output an edit cannot change. Families whose forward transforms
-        ``inputs_embeds`` (``embeds_pass_through`` False) refuse."""
-        if not self.spec.embeds_pass_through:
-            raise UnsupportedArchitectureError(f"{self.spec.family}: cannot run a suffix of the layers from a hidden state")
-        parent_path, name = self.layers_path.rsplit(".", 1)
-        parent = self.model.get_submodule(parent_path)
-        full = getattr(parent, name)
-        setattr(parent, name, nn.ModuleList(list(full)[self.resolve_layer(start) :]))
+    def resumed_at(self, layer: int, hidden: torch.Tensor) -> Iterator[None]:
+        """While open, a forward skips the layers below ``layer`` and starts ``layer`` from
+        ``hidden`` (the states entering it, ``[B, T, d]`` for the tokens fed). An edit at layer L
+        cannot change what enters L, so editors and the locality check reuse those states
+        instead of recomputing them. Works for every family: the embedding still runs (and is
+        discarded), the skipped layers pass their input through."""
+        layers = self.model.get_submodule(self.layers_path)
+        start = self.resolve_layer(layer)
+        saved = [layers[i] for i in range(start)]  # type: ignore[index]
+        for i in range(start):
+            layers[i] = _Passthrough()  # type: ignore[index]
+        handle = layers[start].register_forward_pre_hook(lambda _m, a, k: _with_hidden(a, k, hidden), with_kwargs=True)  # type: ignore[index]
         try:
             yield
         finally:
-            setattr(parent, name, full)
+            handle.remove()
+            for i, module in enumerate(saved):
+                layers[i] = module  # type: ignore[index]
 
     def relative_layer(self, fraction: float) -> int:
         """Layer index at ``fraction`` of the depth (0 = first, 1 = last)."""
