@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from prefedit.deltas import LowRankUpdate
+from prefedit.editing.anchors import anchor_requests
 from prefedit.editing.base import EditRequest
 from prefedit.editing.ft.compute_finetune import encode_requests, target_loss
 from prefedit.editing.tokens import Batch
@@ -62,17 +63,29 @@ def factors(lm: Any, layers: dict[str, Any]) -> list[LowRankUpdate]:
 
 
 def train_lora(lm: Any, requests: Sequence[EditRequest], config: Any) -> tuple[list[LowRankUpdate], dict[str, float]]:
-    """Train the adapter with Adam on the target tokens (prompt tokens masked); return its factors."""
+    """Train the adapter with Adam on the target tokens (prompt tokens masked); return its factors.
+
+    With ``config.anchors``, every step also trains on one anchor (the model's own answer to a
+    generic prompt, in rotation), weighted by ``config.anchor_weight``: see ``editing.anchors``.
+    """
+    anchors = anchor_requests(lm, config.anchors, config.anchor_tokens) if getattr(config, "anchors", 0) else []
     batch = encode_requests(lm.tokenizer, requests).to(lm.device)
+    anchor_batch = encode_requests(lm.tokenizer, anchors).to(lm.device) if anchors else None
     chunks = [slice(i, i + config.batch_size) for i in range(0, len(requests), config.batch_size)]
-    mean, steps = float("inf"), 0
+    mean, steps, turn = float("inf"), 0, 0
     with injected(lm, config) as layers:
         params = [p for m in layers.values() for p in (m.lora_A[ADAPTER].weight, m.lora_B[ADAPTER].weight)]
         for p in params:
             p.requires_grad_(True)
         opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
         for steps in range(1, config.steps + 1):
-            losses = [_step(lm.model, _rows(batch, sl), opt, config.early_stop_loss) for sl in chunks]
+            losses = []
+            for sl in chunks:
+                anchor = None
+                if anchor_batch is not None:
+                    anchor = (_rows(anchor_batch, slice(turn % len(anchors), turn % len(anchors) + 1)), config.anchor_weight)
+                    turn += 1
+                losses.append(_step(lm.model, _rows(batch, sl), opt, config.early_stop_loss, anchor))
             mean = sum(losses) / len(losses)
             if mean < config.early_stop_loss:
                 break
@@ -85,10 +98,12 @@ def _rows(batch: Batch, sl: slice) -> Batch:
     return Batch(batch.input_ids[sl, :width], batch.attention_mask[sl, :width], batch.labels[sl, :width], batch.key_pos[sl])
 
 
-def _step(model: Any, batch: Batch, opt: torch.optim.Optimizer, stop: float) -> float:
+def _step(model: Any, batch: Batch, opt: torch.optim.Optimizer, stop: float, anchor: tuple[Batch, float] | None = None) -> float:
+    """One Adam step on ``batch`` (skipped once its loss is below ``stop``); returns that loss."""
     opt.zero_grad()
     loss = target_loss(model, batch)
     if float(loss.detach()) >= stop:
-        loss.backward()
+        total = loss + anchor[1] * target_loss(model, anchor[0]) if anchor is not None else loss
+        total.backward()
         opt.step()
     return float(loss.detach())

@@ -33,6 +33,9 @@ class LoraEditConfig:
     batch_size: int = field(default=1, metadata={"help": "requests per optimiser step"})
     early_stop_loss: float = field(default=1e-2, metadata={"help": "stop once the mean loss of a pass is below this"})
     seed: int = field(default=0, metadata={"help": "torch seed (adapter initialisation)"})
+    anchors: int = field(default=0, metadata={"help": "generic corpus prompts trained on the model's own answers alongside the edit (0 = off)"})
+    anchor_tokens: int = field(default=16, metadata={"help": "answer tokens per anchor"})
+    anchor_weight: float = field(default=1.0, metadata={"help": "weight of the anchor loss"})
 
     def __post_init__(self) -> None:
         if self.layers is not None:
@@ -48,6 +51,9 @@ class LoraEditConfig:
         check_range("weight_decay", self.weight_decay, 0)
         check_range("batch_size", self.batch_size, 1)
         check_range("early_stop_loss", self.early_stop_loss, 0)
+        check_range("anchors", self.anchors, 0, 1000)
+        check_range("anchor_tokens", self.anchor_tokens, 1, 512)
+        check_range("anchor_weight", self.anchor_weight, 0)
 
     def layer_indices(self, lm: Any) -> list[int]:
         return list(range(lm.arch.n_layers)) if self.layers is None else layer_span(lm, self.layers)
