@@ -18,7 +18,7 @@ from prefedit.bench.paper_presets import CLUSTER_PRESET, PRESETS
 from prefedit.bench.tasks.prompts import Context
 from prefedit.deltas import Delta
 from prefedit.errors import UnknownNameError
-from prefedit.personalize import DEFAULT_METHOD, MethodSpec
+from prefedit.personalize import DEFAULT_METHOD, MethodSpec, method_spec
 from prefedit.preferences.types import Preference
 
 REMINDER = (
@@ -138,8 +138,9 @@ def _fixed() -> dict[str, BenchMethod]:
                     description="prompt, plus a reminder sentence appended to the question (PrefEval's reminder)"),
         BenchMethod(name="sft-full", kind="sft", description="full fine-tuning on the preference's QA pairs (8 epochs, Adam)"),
         BenchMethod(name="sft-lora", kind="sft", description="LoRA fine-tuning (peft, r 8, every layer) on the preference's QA pairs"),
-        BenchMethod(name=DEFAULT_METHOD, kind="edit", editor="rome", spec=_editor_spec(DEFAULT_METHOD),
-                    description="our default: ROME with key covariance, chat-template plan over given + template questions"),
+        BenchMethod(name=DEFAULT_METHOD, kind="edit", editor=method_spec(DEFAULT_METHOD).editor, spec=_editor_spec(DEFAULT_METHOD),
+                    description="our default: a GRACE codebook at 2/3 depth keyed on the answer-start token of chat-templated "
+                    "template questions (explicit, paraphrased, implicit, recommendation); prompts far from them are untouched"),
         BenchMethod(name="paper-ice", kind="prompt", context=_ice,
                     description="the reference's ICE prompt as released: the preference is given only for explicit and "
                     "paraphrased (and multi-turn) questions, omitted for implicit and recommendation questions"),
