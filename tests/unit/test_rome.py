@@ -92,6 +92,10 @@ def test_several_requests_give_rank_n_and_identity_covariance_mode(tiny) -> None
 def test_bad_configs_and_requests_are_specific_errors(tiny) -> None:
     with pytest.raises(ConfigError, match="steps"):
         RomeConfig(steps=0)
+    with pytest.raises(ConfigError, match="shrink_margin"):
+        RomeConfig(shrink_margin=-1.0)
+    with pytest.raises(ConfigError, match="context_prefixes"):
+        RomeConfig(context_prefixes=())
     with pytest.raises(EditError, match="empty target"):
         EditRequest(prompt="x", target="  ")
     with pytest.raises(EditError, match="does not occur"):

@@ -18,9 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from prefedit.config import check_range
 from prefedit.editing.base import EditRequest
 from prefedit.editing.hooks import frozen
 from prefedit.editing.tokens import encode_rows, key_index
+from prefedit.errors import ConfigError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +35,33 @@ class ValueSettings:
     early_stop_nll: float
     prefixes: tuple[str, ...] = ("",)
     shrink_margin: float | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> ValueSettings:
+        """The settings carried by a ROME/MEMIT-style config (see ``check_value_fields``)."""
+        return cls(
+            steps=config.steps,
+            lr=config.lr,
+            kl_factor=config.kl_factor,
+            weight_decay=config.weight_decay,
+            clamp_norm=config.clamp_norm,
+            early_stop_nll=config.early_stop_nll,
+            prefixes=config.context_prefixes,
+            shrink_margin=getattr(config, "shrink_margin", None),
+        )
+
+
+def check_value_fields(config: Any) -> None:
+    """Range checks of the value-optimisation fields of a ROME/MEMIT-style config."""
+    check_range("steps", config.steps, 1, 10000)
+    check_range("lr", config.lr, 0)
+    check_range("kl_factor", config.kl_factor, 0)
+    check_range("weight_decay", config.weight_decay, 0)
+    check_range("clamp_norm", config.clamp_norm, 0)
+    if getattr(config, "shrink_margin", None) is not None:
+        check_range("shrink_margin", config.shrink_margin, 0)
+    if not config.context_prefixes:
+        raise ConfigError("context_prefixes must hold at least one text (use '' for none)")
 
 
 @dataclass

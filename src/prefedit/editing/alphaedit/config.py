@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefedit.config import check_range
+from prefedit.editing.values import check_value_fields
 from prefedit.editing.memit.config import check_span, layer_span
-from prefedit.errors import ConfigError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,13 +38,7 @@ class AlphaEditConfig:
         check_range("nullspace_energy", self.nullspace_energy, 0, 1)
         check_range("ridge", self.ridge, 0)
         check_range("stats_tokens", self.stats_tokens, 1)
-        check_range("steps", self.steps, 1, 10000)
-        check_range("lr", self.lr, 0)
-        check_range("kl_factor", self.kl_factor, 0)
-        check_range("weight_decay", self.weight_decay, 0)
-        check_range("clamp_norm", self.clamp_norm, 0)
-        if not self.context_prefixes:
-            raise ConfigError("context_prefixes must hold at least one text (use '' for none)")
+        check_value_fields(self)
 
     def layer_indices(self, lm: Any) -> list[int]:
         return layer_span(lm, self.layers)

@@ -18,25 +18,12 @@ from prefedit.editing.tokens import encode_rows
 from prefedit.editing.values import ValueSettings, build_rows, optimize_values
 
 
-def value_settings(config: Any) -> ValueSettings:
-    """The value-optimisation settings carried by a MEMIT-style config."""
-    return ValueSettings(
-        steps=config.steps,
-        lr=config.lr,
-        kl_factor=config.kl_factor,
-        weight_decay=config.weight_decay,
-        clamp_norm=config.clamp_norm,
-        early_stop_nll=config.early_stop_nll,
-        prefixes=config.context_prefixes,
-    )
-
-
 def residual_targets(
     lm: Any, layer: int, requests: Sequence[EditRequest], kl_prompts: Sequence[str], config: Any
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """z ``[R, d_model]``: the block output at each request's key token that yields its target."""
     module = lm.arch.module("block_out", layer)
-    h, delta, stats = optimize_values(lm, module, requests, kl_prompts, value_settings(config), layer=layer)
+    h, delta, stats = optimize_values(lm, module, requests, kl_prompts, ValueSettings.from_config(config), layer=layer)
     return h + delta, stats
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefedit.config import check_range
+from prefedit.editing.values import check_value_fields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,18 +35,10 @@ class RomeConfig:
 
     def __post_init__(self) -> None:
         check_range("layer", self.layer, 0)
-        check_range("steps", self.steps, 1, 10000)
-        check_range("lr", self.lr, 0)
-        check_range("kl_factor", self.kl_factor, 0)
-        check_range("weight_decay", self.weight_decay, 0)
-        check_range("clamp_norm", self.clamp_norm, 0)
+        check_value_fields(self)
         check_range("stats_tokens", self.stats_tokens, 1)
         check_range("ridge", self.ridge, 0)
         check_range("preserve_weight", self.preserve_weight, 0)
-        if not self.context_prefixes:
-            from prefedit.errors import ConfigError
-
-            raise ConfigError("context_prefixes must hold at least one text (use '' for none)")
 
     def layer_index(self, lm: Any) -> int:
         return int(self.layer) if self.layer >= 1 else lm.arch.relative_layer(self.layer)

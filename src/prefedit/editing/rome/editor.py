@@ -65,26 +65,13 @@ class RomeEditor:
     def _joint(self, lm: Any, plan: EditPlan, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         """All requests in one solve: values optimised together, then ΔW K = D exactly."""
         module = lm.arch.module("mlp_out", layer)
-        _v0, deltas, stats = optimize_values(lm, module, plan.requests, plan.kl_prompts, self._value_settings(config), layer=layer)
+        _v0, deltas, stats = optimize_values(lm, module, plan.requests, plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
         keys = keys_at(lm, module, plan.requests, config.context_prefixes)
         if m is None:
             m = metric(None, None, 0.0, 0.0, keys.shape[1])
         up, down = joint_update(keys.cpu(), deltas.cpu(), m)
         log.debug("rome joint layer %d: %d requests, nll %.3f after %d steps", layer, len(plan.requests), stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, plan.preference_ids)
-
-    @staticmethod
-    def _value_settings(config: RomeConfig) -> ValueSettings:
-        return ValueSettings(
-            steps=config.steps,
-            lr=config.lr,
-            kl_factor=config.kl_factor,
-            weight_decay=config.weight_decay,
-            clamp_norm=config.clamp_norm,
-            early_stop_nll=config.early_stop_nll,
-            prefixes=config.context_prefixes,
-            shrink_margin=config.shrink_margin,
-        )
 
     def _delta(self, lm: Any, layer: int, up: torch.Tensor, down: torch.Tensor, pref_ids: list[str]) -> Delta:
         if lm.arch.spec.conv1d:  # Conv1D stores W as [in, out]
@@ -98,7 +85,7 @@ class RomeEditor:
         module = lm.arch.module("mlp_out", layer)
         k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
         down = update_direction(k_star, m, 0.0)  # m already holds the ridge
-        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, self._value_settings(config), layer=layer)
+        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
         up = delta[0].unsqueeze(1)
         log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, [req.preference_id] if req.preference_id else [])
