@@ -126,7 +126,7 @@ class HFBackend(TokenizerBackend):
         if layer <= 0:
             return self.lm.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=keep).logits
         hidden = self.states.batch(layer, seqs, ids, mask)
-        with self.states.resumed_at(layer, hidden):
+        with self.lm.arch.resumed_at(layer, hidden):
             return self.lm.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=keep).logits
 
 

@@ -76,7 +76,3 @@ class LayerStates:
             handle.remove()
         for i, s in enumerate(seqs):
             self.store[(layer, tuple(s))] = seen[0][i, : len(s)].clone()
-
-    def resumed_at(self, layer: int, hidden: torch.Tensor) -> Any:
-        """While open, the model skips layers below ``layer`` and starts there from ``hidden``."""
-        return self.lm.arch.resumed_at(layer, hidden)

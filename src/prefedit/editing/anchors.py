@@ -9,20 +9,18 @@ evenly over it; none of them is in the bench's locality probes.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 from prefedit.editing.base import EditRequest
-from prefedit.editing.stats import CORPORA
+from prefedit.editing.stats import corpus_rows
 from prefedit.models.chat import chat_prompt
 
 
 def anchor_questions(n: int, corpus: str = "chat-v1") -> list[str]:
     """``n`` corpus questions, evenly spread over the corpus (deterministic)."""
-    rows = resources.files("prefedit.data").joinpath(CORPORA[corpus]).read_text().splitlines()
+    rows = corpus_rows(corpus)
     step = max(1, len(rows) // max(n, 1))
-    return [json.loads(line)["question"] for line in rows[::step][:n]]
+    return [row["question"] for row in rows[::step][:n]]
 
 
 def anchor_requests(lm: Any, n: int, tokens: int, corpus: str = "chat-v1") -> list[EditRequest]:

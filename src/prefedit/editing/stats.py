@@ -29,12 +29,16 @@ CORPORA = {"chat-v1": "corpus_chat_v1.jsonl"}
 MAX_ROW_TOKENS = 256
 
 
+def corpus_rows(corpus: str = "chat-v1") -> list[dict[str, str]]:
+    """The corpus conversations as ``{"question", "answer"}`` rows, in file order."""
+    lines = resources.files("prefedit.data").joinpath(CORPORA[corpus]).read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def corpus_texts(lm: Any, corpus: str = "chat-v1") -> list[str]:
     """The corpus conversations rendered with ``lm``'s chat template."""
-    rows = resources.files("prefedit.data").joinpath(CORPORA[corpus]).read_text().splitlines()
     texts = []
-    for line in rows:
-        row = json.loads(line)
+    for row in corpus_rows(corpus):
         msgs = [
             {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
             {"role": "user", "content": row["question"]},
@@ -138,8 +142,7 @@ def answer_start_keys(lm: Any, layer: int, *, corpus: str = "chat-v1", settings:
         return load_file(str(path))["K"]
     from prefedit.models.chat import chat_prompt
 
-    rows = resources.files("prefedit.data").joinpath(CORPORA[corpus]).read_text().splitlines()
-    prompts = [chat_prompt(lm.tokenizer, json.loads(line)["question"]) for line in rows]
+    prompts = [chat_prompt(lm.tokenizer, row["question"]) for row in corpus_rows(corpus)]
     module = lm.arch.module("mlp_out", layer)
     keys = []
     for start in range(0, len(prompts), 16):
