@@ -7,7 +7,6 @@ with its peak RSS and wall time.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -21,7 +20,7 @@ def main(argv: list[str]) -> int:
     from prefedit.bench.rundir import RunDir
     from prefedit.bench.runner import _distractors, load_config
     from prefedit.bench.tasks import load_tasks
-    from prefedit.cli._output import track
+    from prefedit.cli._output import debug, print_error, track
     from prefedit.errors import PrefeditError
 
     root, method = argv
@@ -38,11 +37,9 @@ def main(argv: list[str]) -> int:
         ev = MethodEval(cfg, get_method(method), backend, tasks, run, _distractors(cfg), lambda it, d, total=None: track(it, d, total))
         run_mode(ev)
     except PrefeditError as exc:
-        if os.environ.get("PREFEDIT_DEBUG"):
+        if debug():
             raise
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"\nhint: {exc.hint}", file=sys.stderr)
+        print_error(exc)
         return 1
     fingerprint = getattr(getattr(backend, "lm", None), "fingerprint", None)
     run.append(method, "proc", [{"peak_rss_mb": peak_rss_mb(), "wall_seconds": time.perf_counter() - start, "isolated": True,

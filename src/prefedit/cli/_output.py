@@ -43,3 +43,16 @@ def status(message: str) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def print_error(exc: Any) -> None:
+    """A PrefeditError as ``error: …`` (and ``hint: …``) lines on stderr; with PREFEDIT_DEBUG set,
+    the caller re-raises instead (see ``debug``)."""
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"\nhint: {exc.hint}", file=sys.stderr)
+
+
+def debug() -> bool:
+    """PREFEDIT_DEBUG is set: let errors propagate with their traceback."""
+    return bool(os.environ.get("PREFEDIT_DEBUG"))

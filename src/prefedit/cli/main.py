@@ -7,7 +7,6 @@ usage errors). ``PREFEDIT_DEBUG=1`` shows the traceback.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import typer
@@ -50,6 +49,7 @@ def _register() -> None:
 
 def main() -> None:
     """Run the CLI, turning PrefeditError into ``error:``/``hint:`` lines and exit code 1."""
+    from prefedit.cli._output import debug, print_error
     from prefedit.errors import PrefeditError
 
     _register()
@@ -57,11 +57,9 @@ def main() -> None:
         rc = app(standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except PrefeditError as exc:
-        if os.environ.get("PREFEDIT_DEBUG"):
+        if debug():
             raise
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"\nhint: {exc.hint}", file=sys.stderr)
+        print_error(exc)
         sys.exit(1)
     except SystemExit:
         raise
