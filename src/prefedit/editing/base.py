@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from prefedit.deltas import Delta
+from prefedit.config import config_to_dict
+from prefedit.deltas import Delta, DeltaInfo
 from prefedit.errors import EditError
 from prefedit.registry import Registry
 
@@ -77,6 +78,18 @@ class Editor(Protocol):
 
 
 EDITORS: Registry[Any] = Registry("editor")
+
+
+def edit_info(editor: str, lm: Any, config: Any, plan: EditPlan, **extra: Any) -> DeltaInfo:
+    """The description an editor stores with the delta it computed for ``plan`` on ``lm``."""
+    return DeltaInfo(
+        editor=editor,
+        fingerprint=lm.fingerprint,
+        config=config_to_dict(config),
+        preference_ids=plan.preference_ids,
+        dtype=str(lm.dtype).removeprefix("torch."),
+        extra={"style": plan.style, **extra},
+    )
 
 
 def register_editor(name: str, help: str = "") -> Any:

@@ -15,9 +15,8 @@ from typing import Any
 
 import torch
 
-from prefedit.config import config_to_dict
-from prefedit.deltas import Delta, DeltaInfo, DenseUpdate
-from prefedit.editing.base import EditPlan, register_editor
+from prefedit.deltas import Delta, DenseUpdate
+from prefedit.editing.base import EditPlan, edit_info, register_editor
 from prefedit.editing.ft.compute_finetune import finetune_offset
 from prefedit.editing.ft.config import FtConfig, FtLConfig, FtMConfig, default_config
 from prefedit.editing.hooks import frozen
@@ -41,14 +40,7 @@ class _FtEditor:
         with frozen(lm.model):
             offset, stats = finetune_offset(lm, plan.requests, layer, config, self.name)
         log.debug("%s layer %d: loss %.4f after %d passes", self.name, layer, stats["loss"], stats["steps"])
-        info = DeltaInfo(
-            editor=self.name,
-            fingerprint=lm.fingerprint,
-            config=config_to_dict(config),
-            preference_ids=plan.preference_ids,
-            dtype=str(lm.dtype).removeprefix("torch."),
-            extra={"layer": layer, "style": plan.style, "loss": stats["loss"], "passes": stats["steps"]},
-        )
+        info = edit_info(self.name, lm, config, plan, layer=layer, loss=stats["loss"], passes=stats["steps"])
         return Delta(info=info, updates=[DenseUpdate(lm.arch.weight_name("mlp_out", layer), offset.cpu().contiguous())])
 
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 
-from prefedit.config import config_to_dict
-from prefedit.deltas import Delta, DeltaInfo
-from prefedit.editing.base import EditPlan, register_editor
+from prefedit.deltas import Delta
+from prefedit.editing.base import EditPlan, edit_info, register_editor
 from prefedit.editing.grace.compute_codebook import codebook_patch
 from prefedit.editing.grace.config import GraceConfig, default_config
 
@@ -42,12 +41,5 @@ class GraceEditor:
         layer = config.layer_index(lm)
         patch, stats = codebook_patch(lm, plan.requests, layer, config)
         log.debug("grace layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
-        info = DeltaInfo(
-            editor=self.name,
-            fingerprint=lm.fingerprint,
-            config=config_to_dict(config),
-            preference_ids=plan.preference_ids,
-            dtype=str(lm.dtype).removeprefix("torch."),
-            extra={"layer": layer, "style": plan.style, "target_nll": stats["nll"]},
-        )
+        info = edit_info(self.name, lm, config, plan, layer=layer, target_nll=stats["nll"])
         return Delta(info=info, patches=[patch])

@@ -14,9 +14,8 @@ from typing import Any
 
 import torch
 
-from prefedit.config import config_to_dict
-from prefedit.deltas import Delta, DeltaInfo
-from prefedit.editing.base import EditPlan, register_editor
+from prefedit.deltas import Delta
+from prefedit.editing.base import EditPlan, edit_info, register_editor
 from prefedit.editing.hooks import frozen
 from prefedit.editing.lora.compute_lora import train_lora
 from prefedit.editing.lora.config import LoraEditConfig, default_config
@@ -40,12 +39,5 @@ class LoraEditor:
         with frozen(lm.model):
             updates, stats = train_lora(lm, plan.requests, config)
         log.debug("lora: loss %.4f after %d passes", stats["loss"], stats["steps"])
-        info = DeltaInfo(
-            editor=self.name,
-            fingerprint=lm.fingerprint,
-            config=config_to_dict(config),
-            preference_ids=plan.preference_ids,
-            dtype=str(lm.dtype).removeprefix("torch."),
-            extra={"layers": config.layer_indices(lm), "style": plan.style, "loss": stats["loss"], "passes": stats["steps"]},
-        )
+        info = edit_info(self.name, lm, config, plan, layers=config.layer_indices(lm), loss=stats["loss"], passes=stats["steps"])
         return Delta(info=info, updates=updates)
