@@ -33,3 +33,14 @@ def test_anchors_keep_generic_answers_closer_to_the_base_model(tiny) -> None:
             loss[n] = float(target_loss(lm.model, batch))
     assert_same_state(before, snapshot(lm))
     assert loss[4] < loss[0], loss
+
+
+def test_bad_anchor_settings_are_specific_errors() -> None:
+    import pytest
+
+    from prefedit.editing.lora.config import LoraEditConfig
+    from prefedit.errors import ConfigError
+
+    for field, value in (("anchors", -1), ("anchor_tokens", 0), ("anchor_weight", -0.5)):
+        with pytest.raises(ConfigError, match=field):
+            LoraEditConfig(**{field: value})
