@@ -73,6 +73,17 @@ def test_resume_keeps_finished_rows(tmp_path: Path) -> None:
     assert again.calls == [] and sum(r["n"] for r in summary["results"]) == 32
 
 
+def test_resume_with_another_method_adds_it_and_keeps_the_earlier_ones(tmp_path: Path) -> None:
+    run_bench(config(tmp_path, methods=("zero-shot",)), backend=DummyBackend())
+    first = (Path(tmp_path) / "out" / "parts" / "zero-shot.rows.jsonl").read_bytes()
+    summary = run_bench(config(tmp_path, methods=("prompt",)), resume=True, backend=DummyBackend(knows_targets))
+    assert (Path(tmp_path) / "out" / "parts" / "zero-shot.rows.jsonl").read_bytes() == first  # not rerun
+    assert (Path(tmp_path) / "out" / "parts" / "prompt.rows.jsonl").stat().st_size > 0
+    assert set(summary["methods"]) == {"zero-shot", "prompt"}
+    assert {r["method"] for r in summary["results"]} == {"zero-shot", "prompt"}
+    assert json.loads((Path(tmp_path) / "out" / "run.json").read_text())["settings"]["methods"] == ["zero-shot", "prompt"]
+
+
 def test_other_settings_in_out_are_refused_with_a_hint(tmp_path: Path) -> None:
     run_bench(config(tmp_path), backend=DummyBackend())
     with pytest.raises(ConfigError) as exc:

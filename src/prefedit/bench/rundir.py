@@ -59,17 +59,26 @@ class RunDir:
         return self.root / "run.json"
 
     def open(self, settings: dict[str, Any], *, resume: bool) -> bool:
-        """Create the run, or check that it is the same run; True when resuming one."""
+        """Create the run, or check that it is the same run; True when resuming one.
+
+        ``methods`` is not compared: resuming with other methods adds them to the run (methods
+        are evaluated apart, so one cannot change another's rows), and the run's method list
+        becomes the union, in first-seen order, which the summary covers.
+        """
         if self.run_file.is_file():
             old = json.loads(self.run_file.read_text(encoding="utf-8"))
-            if old.get("settings") != settings:
-                diff = sorted(k for k in set(old.get("settings", {})) | set(settings) if old.get("settings", {}).get(k) != settings.get(k))
+            old_settings = old.get("settings", {})
+            if _without_methods(old_settings) != _without_methods(settings):
+                diff = sorted(k for k in set(old_settings) | set(settings) if k != "methods" and old_settings.get(k) != settings.get(k))
                 raise ConfigError(
                     f"{self.root} holds a run with other settings (differs in: {', '.join(diff)})",
                     hint="pick a new --out directory (or rerun with the same settings and --resume)",
                 )
             if not resume:
-                raise ConfigError(f"{self.root} already holds this run", hint="pass --resume to continue it, or pick a new --out directory")
+                raise ConfigError(f"{self.root} already holds this run", hint="pass --resume to continue it (or add methods to it), or pick a new --out directory")
+            methods = list(dict.fromkeys([*old_settings.get("methods", []), *settings.get("methods", [])]))
+            if methods != old_settings.get("methods"):
+                write_json(self.run_file, {**old, "settings": {**old_settings, "methods": methods}})
             return True
         if self.root.is_dir() and any(self.root.iterdir()):
             raise ConfigError(f"{self.root} is not empty and holds no bench run", hint="pick a new --out directory")
@@ -126,3 +135,7 @@ class RunDir:
 
     def save_cache(self, name: str, data: dict[str, Any]) -> None:
         write_json(self.root / "cache" / f"{name}.json", data)
+
+
+def _without_methods(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k != "methods"}

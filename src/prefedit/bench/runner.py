@@ -180,6 +180,11 @@ def run_bench(cfg: BenchConfig, *, resume: bool = False, backend: Any = None, pr
     run = RunDir(cfg.out)
     if run.open(run_settings(cfg), resume=resume):
         echo(f"resuming {cfg.out}")
+    todo = cfg.methods
+    every = tuple(run.settings()["methods"])  # with earlier methods of a resumed run
+    if every != cfg.methods:
+        cfg = replace(cfg, methods=every)
+        prep = replace(prep, cfg=cfg, methods=[get_method(m) for m in every])
     write_json(run.root / "config.json", {"type": "prefedit.bench.config", "config": _config_dict(cfg)})
     isolate = cfg.isolate and backend is None
     if cfg.threads and not isolate:
@@ -190,7 +195,7 @@ def run_bench(cfg: BenchConfig, *, resume: bool = False, backend: Any = None, pr
         from prefedit.bench.backends import make_backend
 
         backend = make_backend(cfg.backend, cfg.model, dtype=cfg.dtype, batch_size=cfg.batch_size)
-    for name in cfg.methods:
+    for name in todo:
         echo(f"method {name}: {len(prep.tasks.items)} items, mode {cfg.mode}, protocol {cfg.protocol}")
         if isolate:
             from prefedit.bench.efficiency import run_worker
