@@ -184,3 +184,26 @@ def test_resumed_at_skips_the_lower_layers_and_restores_them(tiny) -> None:
     handle.remove()
     assert calls[0] == 1 and list(lm.model.get_submodule(lm.arch.layers_path)) == layers
     assert not any(m._forward_pre_hooks for m in layers)
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_keys_at_stops_at_the_module_and_matches_a_full_forward(tiny, family: str) -> None:
+    lm = tiny(family)
+    plan = _plan(lm, 2)
+    module = lm.arch.module("mlp_out", 1)
+    top: list[int] = []
+    handle = lm.model.get_output_embeddings().register_forward_pre_hook(lambda *_: top.append(1))
+    try:
+        keys = keys_at(lm, module, plan.requests[:1], ("",))
+    finally:
+        handle.remove()
+    assert top == []  # stopped at the module: no vocabulary projection
+    ids = lm.tokenizer(plan.requests[0].prompt, return_tensors="pt", add_special_tokens=False).input_ids
+    full: list[torch.Tensor] = []
+    handle = module.register_forward_pre_hook(lambda _m, a: full.append(a[0]))
+    try:
+        with torch.no_grad():
+            lm.model(input_ids=ids)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(keys[0], full[0][0, -1].float())

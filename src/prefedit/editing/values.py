@@ -309,15 +309,26 @@ def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tens
     return sums / torch.bincount(req, minlength=n_req)
 
 
+class _Reached(Exception):
+    """Raised by ``keys_at``'s hook once the module's input is captured."""
+
+
 @torch.no_grad()
 def keys_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixes: Sequence[str]) -> torch.Tensor:
     """The module's input at each request's key token, averaged over prefixes: ``[R, d_in]``."""
     rows = build_rows(lm.tokenizer, requests, (), prefixes)
     batch = encode_rows(lm.tokenizer, rows.texts, [None] * len(rows.texts), rows.keys).to(lm.device)
     captured: list[torch.Tensor] = []
-    handle = module.register_forward_pre_hook(lambda _m, a: captured.append(a[0].detach()))
+
+    def grab(_m: nn.Module, a: tuple[torch.Tensor, ...]) -> None:
+        captured.append(a[0].detach())
+        raise _Reached  # nothing above the module is needed: skip the rest and the vocabulary projection
+
+    handle = module.register_forward_pre_hook(grab)
     try:
-        lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    except _Reached:
+        pass
     finally:
         handle.remove()
     k = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
