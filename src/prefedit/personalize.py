@@ -37,6 +37,7 @@ class MethodSpec:
     implicit: int = field(default=0, metadata={"help": "implicit-style template questions added to the plan"})
     recommendation: int = field(default=0, metadata={"help": "recommendation-style template questions added to the plan"})
     answers: str = field(default="cluster", metadata={"help": "answer variants from the cluster, or the bare target"})
+    raw: int = field(default=0, metadata={"help": "explicit/paraphrased questions (plus the implicit and recommendation ones) also keyed as raw completion prompts"})
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
@@ -87,6 +88,7 @@ def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *,
         implicit=spec.implicit,
         recommendation=spec.recommendation,
         answers=spec.answers,  # type: ignore[arg-type]
+        raw=spec.raw,
     )
     editor = get_editor(spec.editor)
     config = editor.default_config(lm)

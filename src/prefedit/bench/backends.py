@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from prefedit.models.chat import format_chat
+from prefedit.models.chat import format_chat, raw_prefix
 from prefedit.models.generate import generate
 
 Message = dict[str, str]
@@ -45,8 +45,7 @@ class TokenizerBackend:
 
     def __init__(self, tokenizer: Any, name: str, max_context: int | None) -> None:
         self.tokenizer, self.name, self.max_context = tokenizer, name, max_context
-        ids = tokenizer("a").input_ids
-        self.raw_prefix = tokenizer.bos_token if tokenizer.bos_token_id is not None and ids[:1] == [tokenizer.bos_token_id] else ""
+        self.raw_prefix = raw_prefix(tokenizer)
         self.eos_text = tokenizer.eos_token or ""
 
     def render_chat(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:

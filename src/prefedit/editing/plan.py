@@ -2,8 +2,11 @@
 
 ``chat`` (ours): every question variant is rendered with the tokenizer's chat template and the
 fixed system prompt (the same the chat protocol uses), the key is the last prompt token, so the
-edit does not depend on the subject word appearing in the question. ``subject`` (the
-reference's setting): raw question, key at the subject's last token, target with a leading space.
+edit does not depend on the subject word appearing in the question. A chat plan may add ``raw``
+copies of its questions: the bare question as a completion prompt (no template), key at its
+last token, target with a leading space, for callers that prompt the model without a template.
+``subject`` (the reference's setting): raw question, key at the subject's last token, target
+with a leading space.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, Literal
 
 from prefedit.editing.base import EditPlan, EditRequest
 from prefedit.errors import EditError
-from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt, raw_prompt
 
 PlanStyle = Literal["chat", "subject"]
 
@@ -62,6 +65,7 @@ def plan_preference(
     implicit: int = 0,
     recommendation: int = 0,
     answers: Literal["cluster", "target"] = "cluster",
+    raw: int = 0,
 ) -> EditPlan:
     """An EditPlan for one Preference.
 
@@ -69,16 +73,25 @@ def plan_preference(
     at ``max_requests``, plus up to ``implicit`` and ``recommendation`` questions from the
     cluster's implicit and recommendation variants (chat style only: they rarely name the
     subject). Answers: the cluster's answer variants, or the bare target (``answers="target"``);
-    implicit and recommendation questions are always answered with the target.
+    implicit and recommendation questions are always answered with the target. ``raw`` (chat
+    style): the first ``raw`` explicit/paraphrased questions and every implicit and
+    recommendation question again as raw completion prompts answering the target.
     """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
     questions = questions[:max_requests] if max_requests else questions
     answer_pool = list(cluster.answers) if answers == "cluster" and cluster is not None and cluster.answers else [pref.target]
     reqs = plan_requests(tokenizer, questions=questions, answers=answer_pool, subject=pref.subject, preference_id=pref.id, style=style)
-    if style == "chat" and cluster is not None:
-        extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
-        seen = {r.prompt for r in reqs}
-        for r in plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []:
-            if r.prompt not in seen:
-                reqs.append(r)
+    if style != "chat":
+        return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)
+    extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
+    seen = {r.prompt for r in reqs}
+    for r in plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []:
+        if r.prompt not in seen:
+            reqs.append(r)
+            seen.add(r.prompt)
+    for q in [*list(dict.fromkeys(questions))[:raw], *extra] if raw else []:
+        r = EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
+        if r.prompt not in seen:
+            reqs.append(r)
+            seen.add(r.prompt)
     return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)

@@ -39,3 +39,14 @@ def chat_prompt(
     messages.extend(history)
     messages.append({"role": "user", "content": question})
     return format_chat(tokenizer, messages)
+
+
+def raw_prefix(tokenizer: Any) -> str:
+    """What a raw (untemplated) prompt starts with: the BOS text where the tokenizer adds one itself."""
+    ids = tokenizer("a").input_ids
+    return str(tokenizer.bos_token) if tokenizer.bos_token_id is not None and ids[:1] == [tokenizer.bos_token_id] else ""
+
+
+def raw_prompt(tokenizer: Any, question: str) -> str:
+    """``question`` as a plain completion prompt (no template), as the paper protocol asks it."""
+    return raw_prefix(tokenizer) + question

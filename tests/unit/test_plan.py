@@ -1,0 +1,42 @@
+"""The edit planner: chat keys, raw copies, the reference's subject-keyed plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from prefedit.editing.plan import plan_preference
+from prefedit.errors import EditError
+from prefedit.models.chat import chat_prompt, raw_prompt
+from prefedit.preferences.clusters import build_cluster
+from prefedit.preferences.types import Cluster, Preference
+
+PREF = Preference(id="p", statement="I climb rocks on weekends.", subject="hobby", target="rock climbing")
+
+
+def test_chat_plan_keys_on_the_templated_question_whatever_its_wording(tiny) -> None:
+    tok = tiny("llama").tokenizer
+    cluster = build_cluster(PREF, builders=("templates",))
+    plan = plan_preference(tok, PREF, cluster=cluster, max_requests=4, implicit=1, recommendation=1, answers="target")
+    assert len(plan.requests) == 6
+    assert all(r.key == "last" and r.prompt.startswith(chat_prompt(tok, "x").split("x")[0]) for r in plan.requests)
+    assert any("hobby" not in r.prompt for r in plan.requests)  # implicit questions need no subject word
+    assert {r.target for r in plan.requests} == {"rock climbing"}
+
+
+def test_raw_copies_are_untemplated_and_answer_with_a_leading_space(tiny) -> None:
+    tok = tiny("llama").tokenizer
+    cluster = build_cluster(PREF, builders=("templates",))
+    chat = plan_preference(tok, PREF, cluster=cluster, max_requests=4, implicit=1, recommendation=1, answers="target")
+    both = plan_preference(tok, PREF, cluster=cluster, max_requests=4, implicit=1, recommendation=1, answers="target", raw=2)
+    assert both.requests[: len(chat.requests)] == chat.requests
+    raw = both.requests[len(chat.requests) :]
+    assert [r.prompt for r in raw] == [raw_prompt(tok, q) for q in [*cluster.questions[:2], cluster.implicit[0], cluster.recommendation[0]]]
+    assert all(r.target == " rock climbing" and r.key == "last" for r in raw)
+
+
+def test_subject_plan_skips_questions_without_the_subject_and_refuses_when_none_is_left(tiny) -> None:
+    tok = tiny("llama").tokenizer
+    plan = plan_preference(tok, PREF, style="subject")
+    assert [(r.key, r.subject, r.target) for r in plan.requests] == [("subject", "hobby", " rock climbing")]
+    with pytest.raises(EditError, match="subject"):
+        plan_preference(tok, PREF, style="subject", cluster=Cluster(preference=PREF, questions=("What do I do on weekends?",)))
