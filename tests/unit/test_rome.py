@@ -12,6 +12,7 @@ from prefedit.editing.rome.compute_update import rank_one_update
 from prefedit.editing.values import keys_at
 from prefedit.errors import ConfigError, EditError
 from prefedit.models import chat_prompt
+from prefedit.testing.tiny import TINY_FAMILIES
 
 FAST = RomeConfig(layer=1, steps=5, stats_tokens=2000)
 
@@ -207,3 +208,26 @@ def test_keys_at_stops_at_the_module_and_matches_a_full_forward(tiny, family: st
     finally:
         handle.remove()
     torch.testing.assert_close(keys[0], full[0][0, -1].float())
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_split_rows_give_the_logits_of_a_full_forward(tiny, family: str) -> None:
+    """Rows cut at their keys (prefix keys/values cached once, left-padded) score as the full rows do."""
+    from prefedit.editing.tokens import encode_rows, key_index
+    from prefedit.editing.values import SplitRows, logits_at
+
+    lm = tiny(family)
+    tok = lm.tokenizer
+    prompts = [chat_prompt(tok, "What is my hobby these days?"), "My hobby is", "Tell me about my favourite hobby"]
+    keys = [key_index(tok, prompts[0]), key_index(tok, prompts[1], "subject", "hobby"), key_index(tok, prompts[2], "subject", "hobby")]
+    batch = encode_rows(tok, prompts, [" climbing rocks", " sailing", None], keys)
+    where = batch.labels != -100
+    where[2, int(batch.attention_mask[2].sum()) - 1] = True  # a prompt-only row scored at its last token
+    split = SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0)
+    with torch.no_grad():
+        full = logits_at(lm.model, batch.input_ids, batch.attention_mask, where)
+        cut = logits_at(lm.model, batch.input_ids, batch.attention_mask, where, split)
+        part = logits_at(lm.model, batch.input_ids[1:], batch.attention_mask[1:], where[1:], split.rows(slice(1, None)))
+    assert split.ids.shape[1] < batch.input_ids.shape[1]
+    torch.testing.assert_close(cut, full, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(part, full[int(where[0].sum()) :], atol=1e-4, rtol=1e-4)

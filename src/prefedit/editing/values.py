@@ -114,45 +114,76 @@ def _add_rows(module: nn.Module, vectors: torch.Tensor, positions: torch.Tensor)
         handle.remove()
 
 
-class PrefixCache:
-    """Keys/values of the token prefix shared by every row (the chat template and system prompt).
+class SplitRows:
+    """Every row cut at its key token, for the optimisation steps.
 
-    The edit vector is added after the prefix, so its keys/values are constants: computing them
-    once and feeding only the suffix halves the cost of a step on chat-templated prompts.
+    The edit vector enters at the key token, so nothing before it changes: the keys/values of
+    each row's tokens before its key are computed once (rows left-padded so that their cuts
+    align, with explicit positions), and every step runs only the tokens from the key on. On
+    chat-templated requests keyed at the last prompt token a step then runs the answer's few
+    tokens instead of the whole templated prompt.
     """
 
-    def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, limit: int) -> None:
+    def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, key_pos: torch.Tensor, pad_id: int) -> None:
         self.model = model
-        self.length = 0
+        n, dev = input_ids.shape[0], input_ids.device
+        lengths = mask.sum(1)
+        width_p, width_s = int(key_pos.max()), int((lengths - key_pos).max())
+        pre_ids = torch.full((n, width_p), pad_id, dtype=torch.long, device=dev)
+        pre_mask = torch.zeros((n, width_p), dtype=mask.dtype, device=dev)
+        self.ids = torch.full((n, width_s), pad_id, dtype=torch.long, device=dev)
+        suf_mask = torch.zeros((n, width_s), dtype=mask.dtype, device=dev)
+        self.index = torch.zeros((n, width_s), dtype=torch.long, device=dev)  # original position of each suffix slot
+        for i in range(n):
+            k, length = int(key_pos[i]), int(lengths[i])
+            pre_ids[i, width_p - k :] = input_ids[i, :k]
+            pre_mask[i, width_p - k :] = 1
+            self.ids[i, : length - k] = input_ids[i, k:length]
+            suf_mask[i, : length - k] = 1
+            self.index[i] = torch.clamp(torch.arange(k, k + width_s, device=dev), max=input_ids.shape[1] - 1)
+        self.mask = torch.cat([pre_mask, suf_mask], 1)
+        self.pos = key_pos.unsqueeze(1) + torch.arange(width_s, device=dev).unsqueeze(0)
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-        ids = input_ids
-        agree = (ids == ids[:1]).all(0) & mask.bool().all(0)
-        n = int(agree.long().cumprod(0).sum())
-        n = min(n, limit)
-        if n < 4:
-            return
-        with torch.no_grad():
-            out = model.base_model(input_ids=ids[:1, :n], use_cache=True)
-        cache = out.past_key_values
-        self.kv = [(layer.keys, layer.values) for layer in cache.layers]
-        self.length = n
+        if width_p:
+            pre_pos = (pre_mask.cumsum(1) - 1).clamp(min=0)
+            with torch.no_grad():
+                out = model.base_model(input_ids=pre_ids, attention_mask=pre_mask, position_ids=pre_pos, use_cache=True)
+            keep = pre_mask.bool()[:, None, :, None]  # padded slots: zeros, never attended
+            self.kv = [(torch.where(keep, layer.keys, 0.0), torch.where(keep, layer.values, 0.0)) for layer in out.past_key_values.layers]
 
-    def fresh(self, batch_size: int) -> Any:
-        from transformers import DynamicCache
+    def rows(self, sl: slice) -> SplitRows:
+        sub = object.__new__(SplitRows)
+        sub.model, sub.ids, sub.mask, sub.index, sub.pos = self.model, self.ids[sl], self.mask[sl], self.index[sl], self.pos[sl]
+        sub.kv = [(k[sl], v[sl]) for k, v in self.kv]
+        return sub
 
-        data = [(k.expand(batch_size, *k.shape[1:]), v.expand(batch_size, *v.shape[1:])) for k, v in self.kv]
-        return DynamicCache(ddp_cache_data=data, config=self.model.config)
+    def take(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` (``[B, T, ...]`` in original positions) at the suffix slots: ``[B, S, ...]``."""
+        idx = self.index.view(*self.index.shape, *([1] * (t.dim() - 2))).expand(*self.index.shape, *t.shape[2:])
+        return t.gather(1, idx)
+
+    def where(self, where: torch.Tensor) -> torch.Tensor:
+        """A bool ``[B, T]`` selection (at or after each key) in suffix slots, same row-major order."""
+        return self.take(where) & self.mask[:, -self.ids.shape[1] :].bool()
+
+    def forward_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"input_ids": self.ids, "attention_mask": self.mask, "position_ids": self.pos}
+        if self.kv:
+            from transformers import DynamicCache
+
+            kwargs.update(past_key_values=DynamicCache(ddp_cache_data=list(self.kv), config=self.model.config), use_cache=True)
+        return kwargs
 
 
 @dataclass(frozen=True)
 class Upper:
     """Run only the layers from ``start`` on, fed ``hidden`` (the state entering layer ``start``
-    for the tokens after any cached prefix): an edit at layer ``start`` or above cannot change
-    what comes before, so recomputing it every optimisation step is waste."""
+    for the tokens a step runs): an edit at layer ``start`` or above cannot change what comes
+    before, so recomputing it every optimisation step is waste."""
 
     arch: Any
     start: int
-    hidden: torch.Tensor  # [B, T - prefix length, d]
+    hidden: torch.Tensor  # [B, S, d]
 
     def rows(self, sl: slice) -> Upper:
         return Upper(self.arch, self.start, self.hidden[sl])
@@ -163,22 +194,22 @@ def logits_at(
     input_ids: torch.Tensor,
     mask: torch.Tensor,
     where: torch.Tensor,
-    prefix: PrefixCache | None = None,
+    split: SplitRows | None = None,
     upper: Upper | None = None,
 ) -> torch.Tensor:
     """Logits only at positions ``where`` (bool ``[B, T]``): ``[n, vocab]`` in row-major order.
 
     Skipping the vocabulary projection elsewhere saves about a fifth of a small model's forward.
-    With ``prefix``, only tokens after the shared prefix are run (``where`` must not hit it);
-    with ``upper``, only the layers from ``upper.start`` on.
+    With ``split``, only each row's tokens from its key on are run (``where`` must not select
+    earlier ones); with ``upper``, only the layers from ``upper.start`` on.
     """
-    cached = prefix is not None and prefix.length > 0
-    kwargs: dict[str, Any] = {"past_key_values": prefix.fresh(input_ids.shape[0]), "use_cache": True} if cached else {}  # type: ignore[union-attr]
-    if cached:
-        where = where[:, prefix.length :]  # type: ignore[union-attr]
-    ids = input_ids[:, prefix.length :] if cached else input_ids  # type: ignore[union-attr]
+    if split is not None:
+        kwargs = split.forward_kwargs()
+        where = split.where(where)
+    else:
+        kwargs = {"input_ids": input_ids, "attention_mask": mask}
     with upper.arch.resumed_at(upper.start, upper.hidden) if upper is not None else contextlib.nullcontext():
-        hidden = model.base_model(input_ids=ids, attention_mask=mask, **kwargs).last_hidden_state
+        hidden = model.base_model(**kwargs).last_hidden_state
     logits = model.get_output_embeddings()(hidden[where])
     cap = getattr(model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
@@ -234,8 +265,10 @@ def optimize_values(
         at_key = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
         v0 = torch.zeros(n_req, at_key.shape[-1], device=lm.device).index_add_(0, req[:nr], at_key[:nr])
         v0 = v0 / torch.bincount(req[:nr], minlength=n_req).unsqueeze(1)
-        prefix = PrefixCache(model, batch.input_ids, batch.attention_mask, int(batch.key_pos.min()))
-        upper = Upper(lm.arch, layer, entering[0][:, prefix.length :]) if skip_lower else None
+        pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+        split = SplitRows(model, batch.input_ids, batch.attention_mask, batch.key_pos, pad)
+        upper = Upper(lm.arch, layer, split.take(entering[0])) if skip_lower else None
+        at = torch.zeros_like(batch.key_pos)  # every row's key is its first suffix slot
         kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
         delta = torch.zeros_like(v0, requires_grad=True)
         opt = torch.optim.Adam([delta], lr=s.lr)
@@ -244,8 +277,8 @@ def optimize_values(
         steps = 0
         for steps in range(1, s.steps + 1):
             opt.zero_grad()
-            with _add_rows(module, delta[req], batch.key_pos - prefix.length):
-                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, prefix, upper)
+            with _add_rows(module, delta[req], at):
+                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, split, upper)
             nll_per_req = _nll_per_request(logits[~is_kl], labels[~is_kl], req[row_of[~is_kl]], n_req)
             loss = nll_per_req.sum()
             if kl_ref is not None and s.kl_factor > 0:
@@ -265,8 +298,8 @@ def optimize_values(
         if s.shrink_margin is not None:
             rw = slice(0, nr)  # the rewrite rows alone decide
             scale = _smallest_scale(
-                lambda a: _add_rows(module, a * delta.detach()[req[rw]], batch.key_pos[rw] - prefix.length),
-                lambda: logits_at(model, batch.input_ids[rw], batch.attention_mask[rw], where[rw], prefix, upper.rows(rw) if upper else None),
+                lambda a: _add_rows(module, a * delta.detach()[req[rw]], at[rw]),
+                lambda: logits_at(model, batch.input_ids[rw], batch.attention_mask[rw], where[rw], split.rows(rw), upper.rows(rw) if upper else None),
                 labels[~is_kl],
                 s.shrink_margin,
             )
