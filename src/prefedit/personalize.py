@@ -46,18 +46,18 @@ def method_spec(method: str) -> MethodSpec:
     if method == DEFAULT_METHOD:
         # Our best measured default: a GRACE codebook (Hartvigsen et al., 2023) at 2/3 depth,
         # keyed on the answer-start token of the chat-templated template questions of the
-        # preference (explicit and paraphrase variants, 2 implicit, 1 recommendation), each entry
-        # answering the bare target, with a deferral radius of half the key's norm. Prompts whose
-        # answer-start key is farther than that from every entry are computed exactly as before.
-        # On 12 UPQA items (chat protocol): explicit/paraphrased/implicit/recommendation 12/6/6/10
-        # of 12 with 20/20 unrelated prompts unchanged, against 8/0/0/0 and 15/20 for ROME on the
-        # explicit question (docs/personalize.md has the table and the command).
+        # preference (explicit and paraphrase variants, 2 implicit, 1 recommendation) and on the
+        # last token of 3 of them plus the implicit and recommendation ones asked raw (no
+        # template), each entry answering the bare target, with a deferral radius of half the
+        # key's norm. Prompts whose key is farther than that from every entry are computed
+        # exactly as before. docs/personalize.md has the measured tables and the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),
             implicit=2,
             recommendation=1,
             answers="target",
+            raw=3,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.1},
         )
     import prefedit.editing  # noqa: F401  (registers the editors)
