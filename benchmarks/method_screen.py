@@ -2,14 +2,17 @@
 
 For the first N items of a UPQA file (interleaved by attribute type, as ``prefedit bench
 --limit N`` picks them), each variant edits the item's preference from the statement alone,
-asks its four questions (chat template, fixed system prompt, greedy, 48 tokens, judge
-``match``: the target, its aliases or the cluster targets given in the data) and the 20
-unrelated probes of ``prefedit/data/probes_unrelated.json`` (greedy, 32 tokens: same output as
-the unedited model or not). Other-users locality, retention and memory: use ``prefedit bench``.
+asks its four questions and the 20 unrelated probes of ``prefedit/data/probes_unrelated.json``
+(same output as the unedited model or not), judge ``match`` (the target, its aliases or the
+cluster targets given in the data). ``--protocol chat`` (default): chat template, fixed system
+prompt, greedy, 48 tokens for questions and 32 for probes; ``--protocol paper``: the bench's
+paper prompts and budgets (raw questions, answers as long as the target, +8 tokens). Other-users
+locality, retention and memory: use ``prefedit bench``.
 
-Run: ``.venv/bin/python benchmarks/method_screen.py --n 12 [--variants JSON]``, JSON mapping a
-name to ``MethodSpec`` fields (``{"editor": "grace", "builders": ["templates"], ...}``); the
-default compares ``prefedit`` with ROME on the explicit question. One JSON line per variant.
+Run: ``.venv/bin/python benchmarks/method_screen.py --n 12 [--protocol paper] [--variants JSON]``,
+JSON mapping a name to ``MethodSpec`` fields (``{"editor": "grace", "builders": ["templates"],
+...}``); the default compares ``prefedit`` with ROME on the explicit question. One JSON line
+per variant.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from pathlib import Path
 
 import torch
 
+from prefedit.bench.backends import HFBackend
 from prefedit.bench.judges.match import contains_target
 from prefedit.bench.tasks.data import load_tasks
+from prefedit.bench.tasks.prompts import Context, render_probe, render_query
 from prefedit.deltas import applied
-from prefedit.models import chat_prompt, generate, load_model
+from prefedit.models import load_model
 from prefedit.personalize import MethodSpec, method_spec, preference_delta
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
@@ -37,13 +42,16 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--variants", default=None, help="JSON {name: MethodSpec fields}; default prefedit and rome")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--protocol", choices=("chat", "paper"), default="chat")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_model()
-    tok = lm.tokenizer
+    backend = HFBackend(lm)
     items = load_tasks([args.data], limit=args.n, per_user=False).items
-    probes = [chat_prompt(tok, q) for q in json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]]
-    before = generate(lm, probes, max_new_tokens=32)
+    texts = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    probes = [render_probe(backend, args.protocol, Context(), q) for q in texts]
+    budgets = [32 if args.protocol == "chat" else b for _, b in probes]
+    before = backend.generate([p for p, _ in probes], budgets)
     variants = {k: MethodSpec(**v) for k, v in json.loads(args.variants).items()} if args.variants else {"prefedit": method_spec("prefedit"), "rome": method_spec("rome")}
     for name, spec in variants.items():
         hits: dict[str, int] = {}
@@ -55,15 +63,17 @@ def main() -> None:
             seconds.append(time.perf_counter() - start)
             kinds = list(it.questions)
             with applied(lm, delta):
-                answers = generate(lm, [chat_prompt(tok, it.questions[k]) for k in kinds], max_new_tokens=48)
-                after = generate(lm, probes, max_new_tokens=32)
+                asked = [render_query(backend, args.protocol, Context(), question=it.questions[k], query_type=k, turns=0, pairs=[],
+                                      target=it.preference.target) for k in kinds]
+                answers = backend.generate([p for p, _ in asked], [b for _, b in asked])
+                after = backend.generate([p for p, _ in probes], budgets)
             for kind, answer in zip(kinds, answers, strict=True):
                 hits[kind] = hits.get(kind, 0) + contains_target(answer, it.accepted)
                 counts[kind] = counts.get(kind, 0) + 1
             same.append(sum(a == b for a, b in zip(before, after, strict=True)))
         print(json.dumps({"variant": name, "items": len(items), "correct": {k: f"{hits[k]}/{counts[k]}" for k in counts},
                           "unrelated_agreement": round(sum(same) / (20 * len(same)), 3),
-                          "seconds_per_preference": round(sum(seconds) / len(seconds), 2), "torch_threads": args.threads}), flush=True)
+                          "seconds_per_preference": round(sum(seconds) / len(seconds), 2), "protocol": args.protocol, "torch_threads": args.threads}), flush=True)
 
 
 if __name__ == "__main__":
