@@ -163,8 +163,9 @@ def test_skipping_the_layers_below_the_edit_gives_the_same_value(tiny, family: s
     plan = _plan(lm, 2)
     module = lm.arch.module("mlp_out", 1)
     settings = ValueSettings(steps=4, lr=0.5, kl_factor=0.0625, weight_decay=0.5, clamp_norm=4.0, early_stop_nll=0.0, shrink_margin=0.0)
-    v0, full, _ = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings)
-    v0_skip, skip, _ = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings, layer=1)
+    v0, full, _, keys = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings)
+    v0_skip, skip, _, _ = optimize_values(lm, module, plan.requests, plan.kl_prompts, settings, layer=1)
+    torch.testing.assert_close(keys, keys_at(lm, module, plan.requests, ("",)))
     torch.testing.assert_close(v0_skip, v0)
     torch.testing.assert_close(skip, full, atol=1e-4, rtol=1e-3)
     assert float(full.norm()) > 0
@@ -228,6 +229,11 @@ def test_split_rows_give_the_logits_of_a_full_forward(tiny, family: str) -> None
         full = logits_at(lm.model, batch.input_ids, batch.attention_mask, where)
         cut = logits_at(lm.model, batch.input_ids, batch.attention_mask, where, split)
         part = logits_at(lm.model, batch.input_ids[1:], batch.attention_mask[1:], where[1:], split.rows(slice(1, None)))
+    with torch.no_grad():
+        cache = lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True).past_key_values
+        reused = logits_at(lm.model, batch.input_ids, batch.attention_mask, where,
+                           SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0, cache=cache))
+    torch.testing.assert_close(reused, full, atol=1e-4, rtol=1e-4)
     assert split.ids.shape[1] < batch.input_ids.shape[1]
     torch.testing.assert_close(cut, full, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(part, full[int(where[0].sum()) :], atol=1e-4, rtol=1e-4)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from prefedit.config import check_range
 from prefedit.editing.base import EditRequest
-from prefedit.editing.hooks import frozen
+from prefedit.editing.hooks import StopForward, capture, frozen
 from prefedit.editing.tokens import encode_rows, key_index
 from prefedit.errors import ConfigError
 
@@ -124,19 +124,21 @@ class SplitRows:
     tokens instead of the whole templated prompt.
     """
 
-    def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, key_pos: torch.Tensor, pad_id: int) -> None:
+    def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, key_pos: torch.Tensor, pad_id: int,
+                 cache: Any = None) -> None:
+        """``cache``: the keys/values of a forward of the full rows (``use_cache=True``); the
+        tokens before each key are taken from it (causal attention: what follows a token does
+        not change them). Without it, that forward is run here."""
         self.model = model
         n, dev = input_ids.shape[0], input_ids.device
         lengths = mask.sum(1)
         width_p, width_s = int(key_pos.max()), int((lengths - key_pos).max())
-        pre_ids = torch.full((n, width_p), pad_id, dtype=torch.long, device=dev)
         pre_mask = torch.zeros((n, width_p), dtype=mask.dtype, device=dev)
         self.ids = torch.full((n, width_s), pad_id, dtype=torch.long, device=dev)
         suf_mask = torch.zeros((n, width_s), dtype=mask.dtype, device=dev)
         self.index = torch.zeros((n, width_s), dtype=torch.long, device=dev)  # original position of each suffix slot
         for i in range(n):
             k, length = int(key_pos[i]), int(lengths[i])
-            pre_ids[i, width_p - k :] = input_ids[i, :k]
             pre_mask[i, width_p - k :] = 1
             self.ids[i, : length - k] = input_ids[i, k:length]
             suf_mask[i, : length - k] = 1
@@ -144,12 +146,17 @@ class SplitRows:
         self.mask = torch.cat([pre_mask, suf_mask], 1)
         self.pos = key_pos.unsqueeze(1) + torch.arange(width_s, device=dev).unsqueeze(0)
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-        if width_p:
-            pre_pos = (pre_mask.cumsum(1) - 1).clamp(min=0)
+        if not width_p:
+            return
+        if cache is None:
             with torch.no_grad():
-                out = model.base_model(input_ids=pre_ids, attention_mask=pre_mask, position_ids=pre_pos, use_cache=True)
-            keep = pre_mask.bool()[:, None, :, None]  # padded slots: zeros, never attended
-            self.kv = [(torch.where(keep, layer.keys, 0.0), torch.where(keep, layer.values, 0.0)) for layer in out.past_key_values.layers]
+                cache = model.base_model(input_ids=input_ids, attention_mask=mask, use_cache=True).past_key_values
+        # Slot j of the left-padded prefix holds original position j - (width_p - k): gather, zero the pads.
+        src = (torch.arange(width_p, device=dev).unsqueeze(0) - (width_p - key_pos).unsqueeze(1)).clamp(min=0)  # [n, P]
+        for layer in cache.layers:
+            idx = src[:, None, :, None].expand(-1, layer.keys.shape[1], -1, layer.keys.shape[3])
+            keep = pre_mask.bool()[:, None, :, None]
+            self.kv.append((torch.where(keep, layer.keys.gather(2, idx), 0.0), torch.where(keep, layer.values.gather(2, idx), 0.0)))
 
     def rows(self, sl: slice) -> SplitRows:
         sub = object.__new__(SplitRows)
@@ -210,7 +217,12 @@ def logits_at(
         kwargs = {"input_ids": input_ids, "attention_mask": mask}
     with upper.arch.resumed_at(upper.start, upper.hidden) if upper is not None else contextlib.nullcontext():
         hidden = model.base_model(**kwargs).last_hidden_state
-    logits = model.get_output_embeddings()(hidden[where])
+    return _vocab(model, hidden[where])
+
+
+def _vocab(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """Vocabulary logits of final hidden states (with the model's logit soft-capping, if any)."""
+    logits = model.get_output_embeddings()(hidden)
     cap = getattr(model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
 
@@ -225,6 +237,21 @@ def _positions(batch: Any, nr: int) -> tuple[torch.Tensor, torch.Tensor]:
     return where, batch.labels[where]
 
 
+class Values(NamedTuple):
+    """What ``optimize_values`` found, per request (averaged over context prefixes)."""
+
+    v0: torch.Tensor  # [R, d_out] the module's output at the key
+    delta: torch.Tensor  # [R, d_out] what to add there
+    stats: dict[str, float]  # final NLL, steps used, shrink factor applied
+    keys: torch.Tensor  # [R, d_in] the module's input at the key (what ``keys_at`` returns)
+
+
+def mean_per_request(x: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:
+    """Rows of ``x`` averaged per request (``req[i]``: row i's request): ``[n_req, d]``."""
+    out = torch.zeros(n_req, x.shape[-1], device=x.device).index_add_(0, req, x)
+    return out / torch.bincount(req, minlength=n_req).unsqueeze(1)
+
+
 def optimize_values(
     lm: Any,
     module: nn.Module,
@@ -233,9 +260,8 @@ def optimize_values(
     s: ValueSettings,
     *,
     layer: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-    """Returns (v0 ``[R, d]``: module output at the key, averaged over prefixes;
-    delta ``[R, d]``; stats: final NLL, steps used and the shrink factor applied).
+) -> Values:
+    """The value vectors of ``requests`` at ``module`` (see ``Values``).
 
     ``layer``: the decoder layer holding ``module``; the steps then run only the layers from
     there on (the same result, about a third of the work at 0.66 depth).
@@ -251,22 +277,27 @@ def optimize_values(
     skip_lower = layer is not None
     with frozen(model):
         captured: list[torch.Tensor] = []
+        inputs: list[torch.Tensor] = []
         entering: list[torch.Tensor] = []
-        handles = [module.register_forward_hook(lambda _m, _a, out: captured.append((out[0] if isinstance(out, tuple) else out).detach()))]
+        handles = [module.register_forward_hook(lambda _m, _a, out: captured.append((out[0] if isinstance(out, tuple) else out).detach())),
+                   module.register_forward_pre_hook(lambda _m, a: inputs.append(a[0].detach()))]
         if skip_lower:
             handles.append(lm.arch.block(layer).register_forward_pre_hook(
                 lambda _m, a, kw: entering.append((a[0] if a else kw["hidden_states"]).detach()), with_kwargs=True))
         try:
             with torch.no_grad():
-                base_logits = logits_at(model, batch.input_ids, batch.attention_mask, where)
+                out = model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True)
+                base_logits = _vocab(model, out.last_hidden_state[where])
         finally:
             for h in handles:
                 h.remove()
-        at_key = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
-        v0 = torch.zeros(n_req, at_key.shape[-1], device=lm.device).index_add_(0, req[:nr], at_key[:nr])
-        v0 = v0 / torch.bincount(req[:nr], minlength=n_req).unsqueeze(1)
+        rows_at = torch.arange(len(rows.texts), device=lm.device)
+        at_key = captured[0][rows_at, batch.key_pos].float()
+        v0 = mean_per_request(at_key[:nr], req[:nr], n_req)
+        keys = mean_per_request(inputs[0][rows_at, batch.key_pos].float()[:nr], req[:nr], n_req)
         pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-        split = SplitRows(model, batch.input_ids, batch.attention_mask, batch.key_pos, pad)
+        split = SplitRows(model, batch.input_ids, batch.attention_mask, batch.key_pos, pad, cache=out.past_key_values)
+        del out
         upper = Upper(lm.arch, layer, split.take(entering[0])) if skip_lower else None
         at = torch.zeros_like(batch.key_pos)  # every row's key is its first suffix slot
         kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
@@ -303,7 +334,7 @@ def optimize_values(
                 labels[~is_kl],
                 s.shrink_margin,
             )
-    return v0.detach(), scale * delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps), "scale": scale}
+    return Values(v0.detach(), scale * delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps), "scale": scale}, keys)
 
 
 @torch.no_grad()
@@ -342,29 +373,15 @@ def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tens
     return sums / torch.bincount(req, minlength=n_req)
 
 
-class _Reached(Exception):
-    """Raised by ``keys_at``'s hook once the module's input is captured."""
-
-
 @torch.no_grad()
 def keys_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixes: Sequence[str]) -> torch.Tensor:
     """The module's input at each request's key token, averaged over prefixes: ``[R, d_in]``."""
     rows = build_rows(lm.tokenizer, requests, (), prefixes)
     batch = encode_rows(lm.tokenizer, rows.texts, [None] * len(rows.texts), rows.keys).to(lm.device)
-    captured: list[torch.Tensor] = []
-
-    def grab(_m: nn.Module, a: tuple[torch.Tensor, ...]) -> None:
-        captured.append(a[0].detach())
-        raise _Reached  # nothing above the module is needed: skip the rest and the vocabulary projection
-
-    handle = module.register_forward_pre_hook(grab)
-    try:
-        lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    except _Reached:
-        pass
-    finally:
-        handle.remove()
+    with capture(module, stop=True) as captured:  # nothing above the module is needed
+        try:
+            lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+        except StopForward:
+            pass
     k = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
-    req = torch.tensor(rows.request, device=lm.device)
-    out = torch.zeros(len(requests), k.shape[-1], device=lm.device).index_add_(0, req, k)
-    return out / torch.bincount(req, minlength=len(requests)).unsqueeze(1)
+    return mean_per_request(k, torch.tensor(rows.request, device=lm.device), len(requests))

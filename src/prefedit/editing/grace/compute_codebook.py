@@ -16,7 +16,7 @@ import torch
 
 from prefedit.deltas import CodebookPatch
 from prefedit.editing.base import EditRequest
-from prefedit.editing.values import ValueSettings, keys_at, optimize_values
+from prefedit.editing.values import ValueSettings, optimize_values
 
 NO_CLAMP = 1e6  # GRACE does not bound its values
 
@@ -44,8 +44,8 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         clamp_norm=NO_CLAMP,
         early_stop_nll=config.early_stop_nll,
     )
-    v0, delta, stats = optimize_values(lm, module, requests, (), settings, layer=layer)
-    keys = keys_at(lm, module, requests, ("",))
+    found = optimize_values(lm, module, requests, (), settings, layer=layer)
+    v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), [r.target for r in requests])
     patch = CodebookPatch(
         module=lm.arch.path("mlp_out", layer),

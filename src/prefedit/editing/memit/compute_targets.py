@@ -15,7 +15,7 @@ from torch import nn
 from prefedit.editing.base import EditRequest
 from prefedit.editing.hooks import StopForward, capture
 from prefedit.editing.tokens import encode_rows
-from prefedit.editing.values import ValueSettings, build_rows, optimize_values
+from prefedit.editing.values import ValueSettings, build_rows, mean_per_request, optimize_values
 
 
 def residual_targets(
@@ -23,16 +23,14 @@ def residual_targets(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """z ``[R, d_model]``: the block output at each request's key token that yields its target."""
     module = lm.arch.module("block_out", layer)
-    h, delta, stats = optimize_values(lm, module, requests, kl_prompts, ValueSettings.from_config(config), layer=layer)
-    return h + delta, stats
+    found = optimize_values(lm, module, requests, kl_prompts, ValueSettings.from_config(config), layer=layer)
+    return found.v0 + found.delta, found.stats
 
 
 def _per_request(hidden: torch.Tensor, key_pos: torch.Tensor, request: list[int], n: int) -> torch.Tensor:
     """Rows' activations at their key token, averaged over each request's prefixes: ``[n, d]``."""
     at = hidden[torch.arange(hidden.shape[0], device=hidden.device), key_pos].float()
-    req = torch.tensor(request, device=hidden.device)
-    sums = torch.zeros(n, at.shape[-1], device=hidden.device).index_add_(0, req, at)
-    return sums / torch.bincount(req, minlength=n).unsqueeze(1)
+    return mean_per_request(at, torch.tensor(request, device=hidden.device), n)
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from prefedit.editing.base import EditPlan, register_editor
 from prefedit.editing.rome.compute_update import joint_update, metric, update_direction
 from prefedit.editing.rome.config import RomeConfig, default_config
 from prefedit.editing.stats import answer_start_keys, key_second_moment
-from prefedit.editing.values import ValueSettings, keys_at, optimize_values
+from prefedit.editing.values import ValueSettings, optimize_values
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class RomeEditor:
     def _joint(self, lm: Any, plan: EditPlan, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         """All requests in one solve: values optimised together, then ΔW K = D exactly."""
         module = lm.arch.module("mlp_out", layer)
-        _v0, deltas, stats = optimize_values(lm, module, plan.requests, plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
-        keys = keys_at(lm, module, plan.requests, config.context_prefixes)
+        found = optimize_values(lm, module, plan.requests, plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
+        keys, deltas, stats = found.keys, found.delta, found.stats
         if m is None:
             m = metric(None, None, 0.0, 0.0, keys.shape[1])
         up, down = joint_update(keys.cpu(), deltas.cpu(), m)
@@ -83,9 +83,8 @@ class RomeEditor:
 
     def _one(self, lm: Any, plan: EditPlan, req: Any, layer: int, m: torch.Tensor | None, config: RomeConfig) -> Delta:
         module = lm.arch.module("mlp_out", layer)
-        k_star = keys_at(lm, module, [req], config.context_prefixes)[0]
-        down = update_direction(k_star, m, 0.0)  # m already holds the ridge
-        _v0, delta, stats = optimize_values(lm, module, [req], plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
-        up = delta[0].unsqueeze(1)
+        found = optimize_values(lm, module, [req], plan.kl_prompts, ValueSettings.from_config(config), layer=layer)
+        down = update_direction(found.keys[0], m, 0.0)  # k*, averaged over the context prefixes; m already holds the ridge
+        up, stats = found.delta[0].unsqueeze(1), found.stats
         log.debug("rome layer %d: nll %.3f after %d steps", layer, stats["nll"], stats["steps"])
         return self._delta(lm, layer, up, down, [req.preference_id] if req.preference_id else [])
