@@ -163,7 +163,7 @@ def test_failure_in_the_middle_of_an_edit_leaves_store_and_weights_unchanged(tin
     before = (store.preferences("alice"), _files(store), store.user_state("alice"), _weights(lm))
     import prefedit.editing.rome.editor as rome_editor
 
-    real, calls = rome_editor.keys_at, []
+    real, calls = rome_editor.optimize_values, []
 
     def fail_on_second_request(*args, **kwargs):
         calls.append(1)
@@ -171,7 +171,7 @@ def test_failure_in_the_middle_of_an_edit_leaves_store_and_weights_unchanged(tin
             raise EditError("injected failure")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rome_editor, "keys_at", fail_on_second_request)
+    monkeypatch.setattr(rome_editor, "optimize_values", fail_on_second_request)
     with pytest.raises(EditError, match="injected"):
         pz.add("alice", [PreferenceDraft("My favorite color is blue")])
     assert len(calls) == 2
