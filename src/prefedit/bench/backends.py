@@ -8,11 +8,14 @@ the continuation's log-probability and whether greedy decoding would produce it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from prefedit.deltas import Delta
+from prefedit.deltas.routed import Routed
 from prefedit.models.chat import format_chat, raw_prefix
 from prefedit.models.generate import generate
 
@@ -29,9 +32,9 @@ class Backend(Protocol):
     eos_text: str
     max_context: int | None
 
-    def generate(self, prompts: Sequence[str], budgets: Sequence[int]) -> list[str]: ...
+    def generate(self, prompts: Sequence[str], budgets: Sequence[int], route: Sequence[int] | None = None) -> list[str]: ...
 
-    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]: ...
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], route: Sequence[int] | None = None) -> list[tuple[float, bool]]: ...
 
     def render_chat(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str: ...
 
@@ -76,21 +79,44 @@ class HFBackend(TokenizerBackend):
         self.batch_size = batch_size
         self.skip = skip_unchanged_layers
         self.states = LayerStates(lm)
+        self.routed: Routed | None = None
 
-    def generate(self, prompts: Sequence[str], budgets: Sequence[int]) -> list[str]:
+    @contextlib.contextmanager
+    def routing(self, deltas: Sequence[Delta | None]) -> Iterator[None]:
+        """Within: ``generate``/``loglikelihood`` take ``route`` (a delta index per request) and
+        compute each request as if only its delta were applied (``prefedit.deltas.routed``)."""
+        with Routed(self.lm, deltas) as routed:
+            self.routed = routed
+            try:
+                yield
+            finally:
+                self.routed = None
+
+    def _on_batch(self, route: Sequence[int] | None) -> Callable[[list[int]], None] | None:
+        if route is None:
+            return None
+        if self.routed is None:
+            raise RuntimeError("route given outside HFBackend.routing(...)")
+        routed = self.routed
+        return lambda idx: routed.rows([route[i] for i in idx])
+
+    def generate(self, prompts: Sequence[str], budgets: Sequence[int], route: Sequence[int] | None = None) -> list[str]:
         if not prompts:
             return []
-        return generate(self.lm, list(prompts), max_new_tokens_each=list(budgets), batch_size=self.batch_size)
+        return generate(self.lm, list(prompts), max_new_tokens_each=list(budgets), batch_size=self.batch_size, on_batch=self._on_batch(route))
 
     @torch.no_grad()
-    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], route: Sequence[int] | None = None) -> list[tuple[float, bool]]:
         """Context and continuation are tokenized apart (as generation sees them); right padding."""
         encoded = [(self._ids(c), self._ids(x)) for c, x in requests]
         order = sorted(range(len(encoded)), key=lambda i: -sum(map(len, encoded[i])))
         out: list[tuple[float, bool]] = [(0.0, False)] * len(encoded)
         step = min(self.batch_size, 16)  # full-vocabulary logits of every position are large
+        on_batch = self._on_batch(route)
         for start in range(0, len(order), step):
             idx = order[start : start + step]
+            if on_batch is not None:
+                on_batch(idx)
             for i, res in zip(idx, self._score([encoded[i] for i in idx]), strict=True):
                 out[i] = res
         return out
@@ -121,7 +147,7 @@ class HFBackend(TokenizerBackend):
         """Logits at ``keep``; resumes at the first edited layer when deltas allow (see ``skip.py``)."""
         from prefedit.bench.skip import first_changed_layer
 
-        layer = first_changed_layer(self.lm) if self.skip else 0
+        layer = first_changed_layer(self.lm, self.routed.deltas if self.routed is not None else ()) if self.skip else 0
         if layer <= 0:
             return self.lm.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=keep).logits
         hidden = self.states.batch(layer, seqs, ids, mask)
@@ -142,11 +168,11 @@ class DummyBackend:
         self.answer = answer or (lambda prompt: prompt[-200:])
         self.calls: list[int] = []  # prompts per generate call, for batching tests
 
-    def generate(self, prompts: Sequence[str], budgets: Sequence[int]) -> list[str]:
+    def generate(self, prompts: Sequence[str], budgets: Sequence[int], route: Sequence[int] | None = None) -> list[str]:
         self.calls.append(len(prompts))
         return [" ".join(self.answer(p).split()[:b]) for p, b in zip(prompts, budgets, strict=True)]
 
-    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests: Sequence[tuple[str, str]], route: Sequence[int] | None = None) -> list[tuple[float, bool]]:
         out = []
         for ctx, cont in requests:
             greedy = " ".join(self.answer(ctx).split()) + self.eos_text

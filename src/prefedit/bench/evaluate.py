@@ -119,23 +119,33 @@ class MethodEval:
         return rows
 
     # -- one pass with the current weights ------------------------------------------------
-    def evaluate(self, items: Sequence[BenchItem], probes: dict[str, list[Probe]], unit: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[int]]]]:
+    def evaluate(self, items: Sequence[BenchItem], probes: dict[str, list[Probe]], unit: dict[str, str],
+                 route: dict[str, int] | None = None) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[int]]]]:
         """Answer every query of ``items`` and check each item's probes: one generate call
-        (answers + probes that need generation) and one teacher-forced call.
+        (answers + probes that need generation) and one teacher-forced call. With ``route``
+        (item id -> delta index, inside ``backend.routing``), each item's requests run with
+        only its own delta.
 
         Returns (rows with answers, {item id: {kind: [agreements, n]}}).
         """
         rows = [r for it in items for r in self.queries(it)]
         forced: list[tuple[str, str]] = []
         gen: list[tuple[str, int]] = []
+        forced_route: list[int] = []
+        gen_route = [route[r["item"]] for r in rows] if route is not None else []
         spans = {}
         for it in items:
             f, g = self.locality.requests(probes.get(it.id, []), lambda text, it=it: self.context(it, "explicit", text, 0))
             spans[it.id] = (len(forced), len(f), len(gen), len(g))
             forced += f
             gen += g
-        answers = self.backend.generate([r["prompt"] for r in rows] + [p for p, _ in gen], [r["budget"] for r in rows] + [b for _, b in gen])
-        scored = self.backend.loglikelihood(forced) if forced else []
+            if route is not None:
+                forced_route += [route[it.id]] * len(f)
+                gen_route += [route[it.id]] * len(g)
+        kw: dict[str, Any] = {"route": gen_route} if route is not None else {}
+        answers = self.backend.generate([r["prompt"] for r in rows] + [p for p, _ in gen], [r["budget"] for r in rows] + [b for _, b in gen], **kw)
+        kw = {"route": forced_route} if route is not None else {}
+        scored = self.backend.loglikelihood(forced, **kw) if forced else []
         for r, a in zip(rows, answers, strict=False):
             r["answer"] = a
             r["unit"] = unit[r["item"]]

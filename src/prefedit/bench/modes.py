@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from prefedit.bench.evaluate import Accumulator, EditResult, MethodEval, check_probes, item_record
 from prefedit.bench.tasks.data import BenchItem
 from prefedit.deltas import Delta, applied, apply_delta, compose, revert_delta
+from prefedit.deltas.routed import routable
 from prefedit.personalize import active_preferences
 
 T = TypeVar("T")
@@ -70,12 +71,39 @@ def _independent(ev: MethodEval) -> None:
     if ev.cfg.retention:
         ev.base_retention()
     acc = Accumulator(ev, "composed")
+    can_route = hasattr(ev.backend, "routing")
+    pending: list[tuple[BenchItem, EditResult]] = []
+
+    def finish(group: list[tuple[BenchItem, EditResult]]) -> None:
+        if len(group) > 1:  # one pass, each row with only its own item's delta
+            with ev.backend.routing([res.delta for _, res in group]):
+                rows, loc = ev.evaluate([it for it, _ in group], probes, {it.id: it.id for it, _ in group},
+                                        route={it.id: j for j, (it, _) in enumerate(group)})
+        else:
+            (it, res), = group
+            with applied(ev.backend.lm, res.delta):
+                rows, loc = ev.evaluate([it], {it.id: probes[it.id]}, {it.id: it.id})
+        for it, res in group:
+            _write(ev, [r for r in rows if r["item"] == it.id],
+                   [item_record(it.id, it, res, ev.switch_seconds(res.delta), loc.get(it.id, {}))], res.error)
+            acc.add(res.delta)
+
+    # Each edit is computed on the unedited model. Up to CHUNK items whose deltas can be routed
+    # (prefedit.deltas.routed) are then answered in one pass; any other delta is applied alone.
     for i, it in ev.progress(todo, f"{ev.method.name}", len(todo)):
         res = ev.edit(it, i)
-        with applied(ev.backend.lm, res.delta):
-            rows, loc = ev.evaluate([it], {it.id: probes[it.id]}, {it.id: it.id})
-        _write(ev, rows, [item_record(it.id, it, res, ev.switch_seconds(res.delta), loc.get(it.id, {}))], res.error)
-        acc.add(res.delta)
+        if can_route and routable(ev.backend.lm, res.delta):
+            pending.append((it, res))
+            if len(pending) == CHUNK:
+                finish(pending)
+                pending = []
+            continue
+        if pending:
+            finish(pending)
+            pending = []
+        finish([(it, res)])
+    if pending:
+        finish(pending)
 
 
 def _users(items: Sequence[BenchItem]) -> dict[str, list[BenchItem]]:

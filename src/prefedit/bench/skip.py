@@ -22,12 +22,13 @@ class _Stop(Exception):
     """Raised by the capture hook: nothing after layer L is needed."""
 
 
-def first_changed_layer(lm: Any) -> int:
-    """The lowest decoder layer any applied delta changes (0 when one changes anything else)."""
+def first_changed_layer(lm: Any, routed: Sequence[Any] = ()) -> int:
+    """The lowest decoder layer any applied (or ``routed``) delta changes (0 when one changes
+    anything else)."""
     n = lm.arch.n_layers
     prefix = lm.arch.layers_path + "."
     first = n
-    for delta in applied_deltas(lm):
+    for delta in [*applied_deltas(lm), *(d for d in routed if d is not None)]:
         for name in [u.param for u in delta.updates] + [p.module for p in delta.patches]:
             if not name.startswith(prefix):
                 return 0

@@ -218,22 +218,23 @@ def applied(lm: Any, delta: Delta | None, *, safe: bool = False) -> Iterator[Non
         revert_delta(lm, delta)
 
 
+def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """``output`` with the positions whose input ``x`` lies within an entry's radius replaced
+    by that entry's value (the nearest entry; ``output`` itself when nothing is hit)."""
+    keys = patch.keys.to(x.device, torch.float32)
+    dist = torch.cdist(x.float().reshape(-1, x.shape[-1]), keys)  # [b*t, n]
+    best, idx = dist.min(dim=-1)
+    hit = best <= patch.radii.to(x.device, torch.float32)[idx]
+    if not hit.any():
+        return output
+    out = output.reshape(-1, output.shape[-1]).clone()
+    out[hit] = patch.values.to(out.device, out.dtype)[idx[hit]]
+    return out.reshape(output.shape)
+
+
 def _install_patch(lm: Any, patch: CodebookPatch) -> Any:
     module = lm.model.get_submodule(patch.module)
-
-    def hook(_mod: Any, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
-        x = args[0]
-        keys = patch.keys.to(x.device, torch.float32)
-        dist = torch.cdist(x.float().reshape(-1, x.shape[-1]), keys)  # [b*t, n]
-        best, idx = dist.min(dim=-1)
-        hit = best <= patch.radii.to(x.device, torch.float32)[idx]
-        if not hit.any():
-            return output
-        out = output.reshape(-1, output.shape[-1]).clone()
-        out[hit] = patch.values.to(out.device, out.dtype)[idx[hit]]
-        return out.reshape(output.shape)
-
-    return module.register_forward_hook(hook)
+    return module.register_forward_hook(lambda _mod, args, output: codebook_output(patch, args[0], output))
 
 
 def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
