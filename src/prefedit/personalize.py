@@ -46,16 +46,17 @@ def method_spec(method: str) -> MethodSpec:
     if method == DEFAULT_METHOD:
         # Our best measured default: a GRACE codebook (Hartvigsen et al., 2023) at 2/3 depth,
         # keyed on the answer-start token of the chat-templated template questions of the
-        # preference (explicit and paraphrase variants, 2 implicit, 1 recommendation) and on the
-        # last token of 3 of them plus the implicit and recommendation ones asked raw (no
+        # preference (up to 16 explicit and paraphrase variants, 6 implicit, 3 recommendation) and
+        # on the last token of 3 of them plus the implicit and recommendation ones asked raw (no
         # template), each entry answering the bare target, with a deferral radius of half the
         # key's norm. Prompts whose key is farther than that from every entry are computed
         # exactly as before. docs/personalize.md has the measured tables and the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),
-            implicit=2,
-            recommendation=1,
+            max_requests=16,
+            implicit=6,
+            recommendation=3,
             answers="target",
             raw=3,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.1},
