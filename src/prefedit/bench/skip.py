@@ -16,10 +16,7 @@ import torch
 from torch import nn
 
 from prefedit.deltas import applied_deltas
-
-
-class _Stop(Exception):
-    """Raised by the capture hook: nothing after layer L is needed."""
+from prefedit.editing.hooks import StopForward
 
 
 def first_changed_layer(lm: Any, routed: Sequence[Any] = ()) -> int:
@@ -66,12 +63,12 @@ class LayerStates:
 
         def grab(_m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             seen.append(_hidden_arg(args, kwargs).detach())
-            raise _Stop
+            raise StopForward  # nothing after layer L is needed
 
         handle = self.layers()[layer].register_forward_pre_hook(grab, with_kwargs=True)
         try:
             self.lm.model(input_ids=ids, attention_mask=mask, use_cache=False)
-        except _Stop:
+        except StopForward:
             pass
         finally:
             handle.remove()
