@@ -62,7 +62,7 @@ def bench(
     limit: int = typer.Option(None, "--limit", help="Items (users in per-user mode) after interleaving by type, e.g. 20."),
     model: str = typer.Option("smollm2-135m-instruct", "--model", help="Model name, folder or HF id."),
     seed: int = typer.Option(0, "--seed", help="Seed for probes, edits and training, e.g. 1."),
-    resume: bool = typer.Option(False, "--resume", help="Keep the finished rows of a run with the same settings in --out."),
+    resume: bool = typer.Option(False, "--resume", help="Keep the finished rows of a run with the same settings in --out; other --methods are added to it."),
     out: Path = typer.Option(None, "--out", help="Output directory, e.g. runs/quick."),
     distractors: Path = typer.Option(None, "--distractors", help="Distractor conversations (default: <data>/../distractors/inter_turns.json)."),
     list_methods: bool = typer.Option(False, "--list-methods", help="Print every method with a one-line description and exit."),
