@@ -224,16 +224,12 @@ def test_split_rows_give_the_logits_of_a_full_forward(tiny, family: str) -> None
     batch = encode_rows(tok, prompts, [" climbing rocks", " sailing", None], keys)
     where = batch.labels != -100
     where[2, int(batch.attention_mask[2].sum()) - 1] = True  # a prompt-only row scored at its last token
-    split = SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0)
     with torch.no_grad():
+        cache = lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True).past_key_values
+        split = SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0, cache=cache)
         full = logits_at(lm.model, batch.input_ids, batch.attention_mask, where)
         cut = logits_at(lm.model, batch.input_ids, batch.attention_mask, where, split)
         part = logits_at(lm.model, batch.input_ids[1:], batch.attention_mask[1:], where[1:], split.rows(slice(1, None)))
-    with torch.no_grad():
-        cache = lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True).past_key_values
-        reused = logits_at(lm.model, batch.input_ids, batch.attention_mask, where,
-                           SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0, cache=cache))
-    torch.testing.assert_close(reused, full, atol=1e-4, rtol=1e-4)
     assert split.ids.shape[1] < batch.input_ids.shape[1]
     torch.testing.assert_close(cut, full, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(part, full[int(where[0].sum()) :], atol=1e-4, rtol=1e-4)

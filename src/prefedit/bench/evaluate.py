@@ -142,10 +142,9 @@ class MethodEval:
             if route is not None:
                 forced_route += [route[it.id]] * len(f)
                 gen_route += [route[it.id]] * len(g)
-        kw: dict[str, Any] = {"route": gen_route} if route is not None else {}
-        answers = self.backend.generate([r["prompt"] for r in rows] + [p for p, _ in gen], [r["budget"] for r in rows] + [b for _, b in gen], **kw)
-        kw = {"route": forced_route} if route is not None else {}
-        scored = self.backend.loglikelihood(forced, **kw) if forced else []
+        answers = self.backend.generate([r["prompt"] for r in rows] + [p for p, _ in gen], [r["budget"] for r in rows] + [b for _, b in gen],
+                                        route=gen_route if route is not None else None)
+        scored = self.backend.loglikelihood(forced, route=forced_route if route is not None else None) if forced else []
         for r, a in zip(rows, answers, strict=False):
             r["answer"] = a
             r["unit"] = unit[r["item"]]

@@ -84,13 +84,11 @@ def plan_preference(
     if style != "chat":
         return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)
     extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
+    more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []
+    more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
+             for q in [*list(dict.fromkeys(questions))[:raw], *extra]] if raw else []
     seen = {r.prompt for r in reqs}
-    for r in plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []:
-        if r.prompt not in seen:
-            reqs.append(r)
-            seen.add(r.prompt)
-    for q in [*list(dict.fromkeys(questions))[:raw], *extra] if raw else []:
-        r = EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
+    for r in more:
         if r.prompt not in seen:
             reqs.append(r)
             seen.add(r.prompt)

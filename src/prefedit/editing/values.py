@@ -125,10 +125,10 @@ class SplitRows:
     """
 
     def __init__(self, model: nn.Module, input_ids: torch.Tensor, mask: torch.Tensor, key_pos: torch.Tensor, pad_id: int,
-                 cache: Any = None) -> None:
+                 cache: Any) -> None:
         """``cache``: the keys/values of a forward of the full rows (``use_cache=True``); the
         tokens before each key are taken from it (causal attention: what follows a token does
-        not change them). Without it, that forward is run here."""
+        not change them)."""
         self.model = model
         n, dev = input_ids.shape[0], input_ids.device
         lengths = mask.sum(1)
@@ -148,9 +148,6 @@ class SplitRows:
         self.kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         if not width_p:
             return
-        if cache is None:
-            with torch.no_grad():
-                cache = model.base_model(input_ids=input_ids, attention_mask=mask, use_cache=True).past_key_values
         # Slot j of the left-padded prefix holds original position j - (width_p - k): gather, zero the pads.
         src = (torch.arange(width_p, device=dev).unsqueeze(0) - (width_p - key_pos).unsqueeze(1)).clamp(min=0)  # [n, P]
         for layer in cache.layers:
@@ -246,9 +243,11 @@ class Values(NamedTuple):
     keys: torch.Tensor  # [R, d_in] the module's input at the key (what ``keys_at`` returns)
 
 
-def mean_per_request(x: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:
-    """Rows of ``x`` averaged per request (``req[i]``: row i's request): ``[n_req, d]``."""
-    out = torch.zeros(n_req, x.shape[-1], device=x.device).index_add_(0, req, x)
+def at_keys_per_request(hidden: torch.Tensor, key_pos: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:
+    """Each row's activation at its key token (``hidden[i, key_pos[i]]``), averaged over the
+    rows of each request (``req[i]``: row i's request, e.g. one row per context prefix): ``[n_req, d]``."""
+    at = hidden[torch.arange(hidden.shape[0], device=hidden.device), key_pos].float()
+    out = torch.zeros(n_req, at.shape[-1], device=at.device).index_add_(0, req, at)
     return out / torch.bincount(req, minlength=n_req).unsqueeze(1)
 
 
@@ -291,10 +290,8 @@ def optimize_values(
         finally:
             for h in handles:
                 h.remove()
-        rows_at = torch.arange(len(rows.texts), device=lm.device)
-        at_key = captured[0][rows_at, batch.key_pos].float()
-        v0 = mean_per_request(at_key[:nr], req[:nr], n_req)
-        keys = mean_per_request(inputs[0][rows_at, batch.key_pos].float()[:nr], req[:nr], n_req)
+        v0 = at_keys_per_request(captured[0][:nr], batch.key_pos[:nr], req[:nr], n_req)
+        keys = at_keys_per_request(inputs[0][:nr], batch.key_pos[:nr], req[:nr], n_req)
         pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
         split = SplitRows(model, batch.input_ids, batch.attention_mask, batch.key_pos, pad, cache=out.past_key_values)
         del out
@@ -383,5 +380,4 @@ def keys_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixe
             lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
         except StopForward:
             pass
-    k = captured[0][torch.arange(len(rows.texts), device=lm.device), batch.key_pos].float()
-    return mean_per_request(k, torch.tensor(rows.request, device=lm.device), len(requests))
+    return at_keys_per_request(captured[0], batch.key_pos, torch.tensor(rows.request, device=lm.device), len(requests))

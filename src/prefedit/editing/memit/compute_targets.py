@@ -15,7 +15,7 @@ from torch import nn
 from prefedit.editing.base import EditRequest
 from prefedit.editing.hooks import StopForward, capture
 from prefedit.editing.tokens import encode_rows
-from prefedit.editing.values import ValueSettings, build_rows, mean_per_request, optimize_values
+from prefedit.editing.values import ValueSettings, at_keys_per_request, build_rows, optimize_values
 
 
 def residual_targets(
@@ -25,12 +25,6 @@ def residual_targets(
     module = lm.arch.module("block_out", layer)
     found = optimize_values(lm, module, requests, kl_prompts, ValueSettings.from_config(config), layer=layer)
     return found.v0 + found.delta, found.stats
-
-
-def _per_request(hidden: torch.Tensor, key_pos: torch.Tensor, request: list[int], n: int) -> torch.Tensor:
-    """Rows' activations at their key token, averaged over each request's prefixes: ``[n, d]``."""
-    at = hidden[torch.arange(hidden.shape[0], device=hidden.device), key_pos].float()
-    return mean_per_request(at, torch.tensor(request, device=hidden.device), n)
 
 
 @torch.no_grad()
@@ -47,7 +41,8 @@ def keys_and_outputs(
         except StopForward:
             pass
     n = len(requests)
-    return _per_request(keys[0], batch.key_pos, rows.request, n), _per_request(outs[0], batch.key_pos, rows.request, n)
+    req = torch.tensor(rows.request, device=batch.key_pos.device)
+    return at_keys_per_request(keys[0], batch.key_pos, req, n), at_keys_per_request(outs[0], batch.key_pos, req, n)
 
 
 def outputs_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixes: Sequence[str]) -> torch.Tensor:
