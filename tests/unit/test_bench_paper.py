@@ -31,3 +31,21 @@ def test_cluster_variants_keep_the_original_target() -> None:
         ("pastime", "What's your pastime?", "dancing"), ("hobby", "What's my hobby?", "dancing")]
     with pytest.raises(DataError, match="cluster"):
         cluster_variants(Preference(id="q", statement="I dance.", subject="hobby", target="dancing"))
+
+
+def test_departures_name_real_presets_and_reach_the_report() -> None:
+    from prefedit.bench.paper_presets import DEPARTURES
+    from prefedit.bench.report import render_markdown
+
+    assert set(DEPARTURES) <= set(PRESETS)
+    summary = {"protocol": "chat", "judge": "match", "mode": "independent", "model": "m", "data": ["d.json"],
+               "results": [], "locality": [], "retention": [], "efficiency": [],
+               "methods": {"paper-lora": {"kind": "edit", "description": "", "departures": DEPARTURES["paper-lora"]}}}
+    text = render_markdown(summary)
+    assert "## Departures" in text and DEPARTURES["paper-lora"][0] in text
+
+
+def test_paper_lora_runs_every_released_pass(tiny) -> None:
+    # the released LoRA loop has no early stop: all 70 passes run whatever the loss
+    spec, _ = paper_spec("paper-lora", tiny("llama"), seed=0)
+    assert spec.editor_overrides["steps"] == 70 and spec.editor_overrides["early_stop_loss"] == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -53,3 +55,43 @@ def test_grace_delta_refuses_peft_export(tiny, tmp_path) -> None:
     with pytest.raises(ExportError, match="not a weight change"):
         export_peft(lm, delta, tmp_path / "adapter")
     assert not (tmp_path / "adapter").exists()
+
+
+# A tiny random model's final norm bounds its logits: the target NLL cannot fall far below ~4.4.
+NLL = 4.55
+
+
+def _many_questions(lm, target: str = "x") -> tuple:  # one token: the key token's output alone decides it
+    from prefedit.editing.base import EditRequest
+
+    qs = ["What is my hobby?", "What's my hobby?", "Tell me my hobby.", "Do you remember my hobby?",
+          "What do I do for fun?", "Suggest a weekend plan for me."]
+    return tuple(EditRequest(prompt=chat_prompt(lm.tokenizer, q), target=target, preference_id="p") for q in qs)
+
+
+@pytest.mark.parametrize("warm,per_request", [(2, False), (0, True), (2, True)])
+def test_warm_start_and_per_request_stop_still_solve_every_entry(tiny, warm: int, per_request: bool) -> None:
+    from prefedit.editing.grace.compute_codebook import codebook_patch
+
+    lm = tiny("llama")
+    requests = _many_questions(lm)
+    cfg = fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=warm, per_request_stop=per_request)
+    patch, stats = codebook_patch(lm, requests, 0, cfg)
+    assert stats["nll"] < NLL and stats["steps"] < 200
+    assert (stats["warm_steps"] > 0) == (warm > 0)
+    target_id = lm.tokenizer("x", add_special_tokens=False).input_ids[0]
+    from prefedit.editing.base import EditPlan
+
+    with applied(lm, get_editor("grace").compute(lm, EditPlan(requests=requests, kl_prompts=()), replace(cfg, layer=0.0))):
+        for r in requests:
+            assert int(logits(lm, r.prompt)[-1].argmax()) == target_id
+
+
+def test_warm_start_takes_fewer_full_batch_steps(tiny) -> None:
+    from prefedit.editing.grace.compute_codebook import codebook_patch
+
+    lm = tiny("llama")
+    requests = _many_questions(lm)
+    cold = codebook_patch(lm, requests, 0, fast_config("grace", lm, steps=200, early_stop_nll=NLL))[1]
+    warm = codebook_patch(lm, requests, 0, fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=2))[1]
+    assert warm["steps"] < cold["steps"]

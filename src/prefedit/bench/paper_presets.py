@@ -68,7 +68,9 @@ PRESETS: dict[str, PaperPreset] = {
         PaperPreset(
             "paper-lora", "lora",
             {"rank": 8, "alpha": 32.0, "dropout": 0.1, "steps": 70, "lr": 5e-3, "weight_decay": 0.0, "batch_size": 1,
-             "components": ("attn_out",)},
+             "components": ("attn_out",),
+             # the released loop runs all 70 passes (its loss-based early stop is commented out)
+             "early_stop_loss": 0.0},
             "hparams/LoRA/llama3-8b.yaml", "the reference's LoRA (r 8, alpha 32, 70 steps, lr 5e-3) on attention, subject-keyed plan",
         ),
         PaperPreset(
@@ -82,7 +84,8 @@ CLUSTER_PRESET = "paper-rome-cluster"
 
 DEPARTURES: dict[str, list[str]] = {
     "paper-lora": ["adapts all attention output projections (attn_out): our LoRA editor exposes no q_proj/v_proj "
-                   "components; plain LoRA instead of AdaLoRA"],
+                   "components; plain LoRA instead of AdaLoRA; trains on prompt + target without the released "
+                   "' <|endoftext|>' suffix"],
     "paper-grace": ["deferral radius relative to the key norm (our GRACE), not the reference's absolute eps = 1.0; "
                     "values start warm, not cold"],
 }

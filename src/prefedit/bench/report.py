@@ -166,6 +166,9 @@ def render_markdown(s: dict[str, Any], plots: dict[str, str] | None = None) -> s
     if "efficiency" in plots:
         parts += [f"![efficiency]({plots['efficiency']})", ""]
     parts += ["## Judges", "", *(f"- `{n}`: {info}" for n, info in s.get("judges", {}).items()), ""]
+    departures = [f"- `{m}`: {'; '.join(info['departures'])}" for m, info in s.get("methods", {}).items() if info.get("departures")]
+    if departures:
+        parts += ["## Departures of the reference presets from the released setup", "", *departures, ""]
     return "\n".join(parts)
 
 

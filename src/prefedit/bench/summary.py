@@ -10,6 +10,7 @@ from typing import Any
 from prefedit import __version__
 from prefedit.bench.efficiency import efficiency_row
 from prefedit.bench.metrics import accuracy_rows, agreement, judge_rows, locality_rows, retention_rows
+from prefedit.bench.paper_presets import DEPARTURES
 from prefedit.bench.rundir import RunDir, read_jsonl, write_json
 from prefedit.bench.schema import SUMMARY_TYPE, row_key
 from prefedit.bench.tasks import CHANGELOG, TASK_VERSION
@@ -94,7 +95,8 @@ def _summary(prep: Any, run: RunDir, rows: list[dict[str, Any]], judge_info: dic
         "task_version": TASK_VERSION,
         "task_changelog": list(CHANGELOG),
         "n_items": len(prep.tasks.items),
-        "methods": {m.name: {"kind": m.kind, "description": m.description} for m in prep.methods},
+        "methods": {m.name: {"kind": m.kind, "description": m.description, **({"departures": DEPARTURES[m.name]} if m.name in DEPARTURES else {})}
+                    for m in prep.methods},
         "dropped_overrides": dropped,
         "results": accuracy_rows(rows, cfg.judge, list(cfg.methods), list(prep.tasks.query_types)),
         "locality": locality,

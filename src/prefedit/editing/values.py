@@ -35,6 +35,8 @@ class ValueSettings:
     early_stop_nll: float
     prefixes: tuple[str, ...] = ("",)
     shrink_margin: float | None = None
+    warm_start: int = 0
+    per_request_stop: bool = False
 
     @classmethod
     def from_config(cls, config: Any) -> ValueSettings:
@@ -299,29 +301,20 @@ def optimize_values(
         at = torch.zeros_like(batch.key_pos)  # every row's key is its first suffix slot
         kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
         delta = torch.zeros_like(v0, requires_grad=True)
-        opt = torch.optim.Adam([delta], lr=s.lr)
-        max_norm = s.clamp_norm * v0.norm(dim=1, keepdim=True)
-        nll_per_req = torch.full((n_req,), float("inf"))
-        steps = 0
-        for steps in range(1, s.steps + 1):
-            opt.zero_grad()
-            with _add_rows(module, delta[req], at):
-                logits = logits_at(model, batch.input_ids, batch.attention_mask, where, split, upper)
-            nll_per_req = _nll_per_request(logits[~is_kl], labels[~is_kl], req[row_of[~is_kl]], n_req)
-            loss = nll_per_req.sum()
-            if kl_ref is not None and s.kl_factor > 0:
-                new = torch.log_softmax(logits[is_kl].float(), -1)
-                loss = loss + s.kl_factor * torch.nn.functional.kl_div(new, kl_ref, log_target=True, reduction="batchmean") * n_req
-            loss = loss + s.weight_decay * ((delta.norm(dim=1) / v0.norm(dim=1)) ** 2).sum()
-            if float(nll_per_req.detach().max()) < s.early_stop_nll:
-                break
-            if s.shrink_margin is not None and _wins(logits[~is_kl].detach(), labels[~is_kl], 3 * s.shrink_margin):
-                break  # already past what the shrink keeps: more steps would only be cut off again
-            loss.backward()
-            opt.step()
+        prob = _Problem(model, module, batch, req, row_of, where, is_kl, labels, at, split, upper, kl_ref, v0)
+        steps_warm = 0
+        groups = _target_groups(requests)
+        if s.warm_start and any(len(g) > s.warm_start for g in groups):
+            # Warm start: optimise a few requests per target, spread over the plan, then start
+            # every request from the mean value v0 + delta of its target's picks, so the full
+            # batch needs only the steps that shared value does not already solve.
+            picks = [g[torch.linspace(0, len(g) - 1, min(s.warm_start, len(g))).round().long().unique()] for g in groups]
+            _, steps_warm = _descend(prob, delta, s, torch.cat(picks).to(lm.device))
             with torch.no_grad():
-                norms = delta.norm(dim=1, keepdim=True)
-                delta.mul_(torch.clamp(max_norm / norms.clamp(min=1e-12), max=1.0))
+                for g, pk in zip(groups, picks):
+                    g, pk = g.to(lm.device), pk.to(lm.device)
+                    delta[g] = (v0 + delta)[pk].mean(0, keepdim=True) - v0[g]
+        nll_per_req, steps = _descend(prob, delta, s, torch.arange(n_req, device=lm.device), per_request=s.per_request_stop)
         scale = 1.0
         if s.shrink_margin is not None:
             rw = slice(0, nr)  # the rewrite rows alone decide
@@ -331,7 +324,87 @@ def optimize_values(
                 labels[~is_kl],
                 s.shrink_margin,
             )
-    return Values(v0.detach(), scale * delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps), "scale": scale}, keys)
+    return Values(v0.detach(), scale * delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps), "warm_steps": float(steps_warm), "scale": scale}, keys)
+
+
+def _target_groups(requests: Sequence[EditRequest]) -> list[torch.Tensor]:
+    """Request indices grouped by target, in first-seen order."""
+    by: dict[str | None, list[int]] = {}
+    for i, r in enumerate(requests):
+        by.setdefault(r.target, []).append(i)
+    return [torch.tensor(v) for v in by.values()]
+
+
+@dataclass
+class _Problem:
+    """What the optimisation steps need, fixed for one ``optimize_values`` call."""
+
+    model: nn.Module
+    module: nn.Module
+    batch: Any
+    req: torch.Tensor  # [rows] request of each row
+    row_of: torch.Tensor  # [positions] row of each logit position
+    where: torch.Tensor  # [rows, T] logit positions
+    is_kl: torch.Tensor  # [positions] KL position (else a target token)
+    labels: torch.Tensor  # [positions]
+    at: torch.Tensor  # [rows] where the delta enters (suffix slot)
+    split: SplitRows
+    upper: Upper | None
+    kl_ref: torch.Tensor | None  # log-probs at the KL positions before the edit
+    v0: torch.Tensor  # [R, d]
+
+
+def _descend(p: _Problem, delta: torch.Tensor, s: ValueSettings, requests: torch.Tensor, per_request: bool = False) -> tuple[torch.Tensor, int]:
+    """Adam steps on the rows of ``requests`` until each one's NLL is below ``s.early_stop_nll``
+    (or, with a shrink margin, every target wins by three times it; or ``s.steps`` run out).
+
+    ``per_request``: a request that reaches the NLL is frozen and its rows leave the batch (rows
+    are independent: each sees only its own request's vector), so the slowest request no longer
+    sets the work of all. Returns the last NLL of every request (inf if never run) and the steps.
+    """
+    n_req = p.v0.shape[0]
+    opt = torch.optim.Adam([delta], lr=s.lr)
+    max_norm = s.clamp_norm * p.v0.norm(dim=1, keepdim=True)
+    nll = torch.full((n_req,), float("inf"), device=delta.device)
+    active = torch.zeros(n_req, dtype=torch.bool, device=delta.device)
+    active[requests] = True
+    steps = 0
+    sub: tuple[Any, ...] = ()
+    for steps in range(1, s.steps + 1):
+        if not sub or per_request:
+            idx = torch.nonzero(active[p.req]).squeeze(1)  # rows of the active requests
+            sel = torch.isin(p.row_of, idx)  # their logit positions, same row-major order
+            is_kl = p.is_kl[sel]
+            ref = p.kl_ref[sel[p.is_kl]] if p.kl_ref is not None else None
+            sub = (idx, sel, is_kl, ref, p.split.rows(idx), p.upper.rows(idx) if p.upper is not None else None)
+        idx, sel, is_kl, ref, split, upper = sub
+        opt.zero_grad()
+        with _add_rows(p.module, delta[p.req[idx]], p.at[idx]):
+            logits = logits_at(p.model, p.batch.input_ids[idx], p.batch.attention_mask[idx], p.where[idx], split, upper)
+        rw = sel & ~p.is_kl
+        step_nll = _nll_per_request(logits[~is_kl], p.labels[rw], p.req[p.row_of[rw]], n_req)
+        nll = torch.where(active, step_nll.detach(), nll)
+        loss = step_nll[active].sum()
+        if ref is not None and s.kl_factor > 0 and bool(is_kl.any()):
+            new = torch.log_softmax(logits[is_kl].float(), -1)
+            loss = loss + s.kl_factor * torch.nn.functional.kl_div(new, ref, log_target=True, reduction="batchmean") * int(active.sum())
+        loss = loss + s.weight_decay * ((delta.norm(dim=1) / p.v0.norm(dim=1)) ** 2)[active].sum()
+        done = active & (nll < s.early_stop_nll)
+        if bool((done == active).all()):
+            break
+        if s.shrink_margin is not None and _wins(logits[~is_kl].detach(), p.labels[rw], 3 * s.shrink_margin):
+            break  # already past what the shrink keeps: more steps would only be cut off again
+        frozen_rows = done if per_request else torch.zeros_like(done)
+        keep = delta.detach()[frozen_rows].clone()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            norms = delta.norm(dim=1, keepdim=True)
+            delta.mul_(torch.clamp(max_norm / norms.clamp(min=1e-12), max=1.0))
+            delta[frozen_rows] = keep
+        if per_request:
+            active &= ~done
+    return nll, steps
 
 
 @torch.no_grad()
@@ -367,7 +440,7 @@ def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tens
     """Mean target-token NLL per request (tokens of all its prefixes pooled): ``[n_req]``."""
     tok_nll = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
     sums = torch.zeros(n_req, device=logits.device).index_add(0, req, tok_nll)
-    return sums / torch.bincount(req, minlength=n_req)
+    return sums / torch.bincount(req, minlength=n_req).clamp(min=1)
 
 
 @torch.no_grad()

@@ -43,6 +43,8 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         weight_decay=0.0,
         clamp_norm=NO_CLAMP,
         early_stop_nll=config.early_stop_nll,
+        warm_start=config.warm_start,
+        per_request_stop=config.per_request_stop,
     )
     found = optimize_values(lm, module, requests, (), settings, layer=layer)
     v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys

@@ -20,6 +20,12 @@ class GraceConfig:
     steps: int = field(default=50, metadata={"help": "value training steps (max)"})
     lr: float = field(default=1.0, metadata={"help": "Adam learning rate of the values"})
     early_stop_nll: float = field(default=1e-2, metadata={"help": "stop once the target NLL is below this"})
+    warm_start: int = field(
+        default=0, metadata={"help": "train this many entries first and start all from their mean value (0 = off; same target only)"}
+    )
+    per_request_stop: bool = field(
+        default=False, metadata={"help": "freeze each entry once its NLL is below early_stop_nll (else all train until the last does)"}
+    )
     seed: int = field(default=0, metadata={"help": "torch seed"})
 
     def __post_init__(self) -> None:
@@ -28,6 +34,7 @@ class GraceConfig:
         check_range("steps", self.steps, 1, 100000)
         check_range("lr", self.lr, 0)
         check_range("early_stop_nll", self.early_stop_nll, 0)
+        check_range("warm_start", self.warm_start, 0, 100000)
 
     def layer_index(self, lm: Any) -> int:
         return int(self.layer) if self.layer >= 1 else lm.arch.relative_layer(self.layer)
