@@ -52,8 +52,9 @@ def method_spec(method: str) -> MethodSpec:
         # key's norm. Prompts whose key is farther than that from every entry are computed
         # exactly as before. The values are trained on 2 entries per target first, every entry
         # starts from their mean value and stops on its own once its target NLL is below 0.05
-        # (2.6x faster than training all 37 until the slowest converges, same answers on the
-        # 12-item screen). docs/personalize.md has the measured tables and the commands.
+        # (2.1x faster than training all 37 until the slowest converges:
+        # benchmarks/prefedit_value_speed.py). docs/personalize.md has the measured tables and
+        # the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),

@@ -21,6 +21,7 @@ BAD = [
     (LoraEditConfig, {"components": ("q_proj",)}, "components"),
     (LoraEditConfig, {"rank": 0}, "rank"),
     (GraceConfig, {"radius": -0.1}, "radius"),
+    (GraceConfig, {"warm_start": -1}, "warm_start"),
 ]
 
 

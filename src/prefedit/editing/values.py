@@ -303,16 +303,15 @@ def optimize_values(
         delta = torch.zeros_like(v0, requires_grad=True)
         prob = _Problem(model, module, batch, req, row_of, where, is_kl, labels, at, split, upper, kl_ref, v0)
         steps_warm = 0
-        groups = _target_groups(requests)
+        groups = _target_groups(requests, lm.device)
         if s.warm_start and any(len(g) > s.warm_start for g in groups):
             # Warm start: optimise a few requests per target, spread over the plan, then start
             # every request from the mean value v0 + delta of its target's picks, so the full
             # batch needs only the steps that shared value does not already solve.
-            picks = [g[torch.linspace(0, len(g) - 1, min(s.warm_start, len(g))).round().long().unique()] for g in groups]
-            _, steps_warm = _descend(prob, delta, s, torch.cat(picks).to(lm.device))
+            picks = [g[torch.linspace(0, len(g) - 1, min(s.warm_start, len(g)), device=g.device).round().long().unique()] for g in groups]
+            _, steps_warm = _descend(prob, delta, s, torch.cat(picks))
             with torch.no_grad():
                 for g, pk in zip(groups, picks):
-                    g, pk = g.to(lm.device), pk.to(lm.device)
                     delta[g] = (v0 + delta)[pk].mean(0, keepdim=True) - v0[g]
         nll_per_req, steps = _descend(prob, delta, s, torch.arange(n_req, device=lm.device), per_request=s.per_request_stop)
         scale = 1.0
@@ -327,12 +326,12 @@ def optimize_values(
     return Values(v0.detach(), scale * delta.detach(), {"nll": float(nll_per_req.detach().max()), "steps": float(steps), "warm_steps": float(steps_warm), "scale": scale}, keys)
 
 
-def _target_groups(requests: Sequence[EditRequest]) -> list[torch.Tensor]:
+def _target_groups(requests: Sequence[EditRequest], device: Any) -> list[torch.Tensor]:
     """Request indices grouped by target, in first-seen order."""
     by: dict[str | None, list[int]] = {}
     for i, r in enumerate(requests):
         by.setdefault(r.target, []).append(i)
-    return [torch.tensor(v) for v in by.values()]
+    return [torch.tensor(v, device=device) for v in by.values()]
 
 
 @dataclass
@@ -376,12 +375,11 @@ def _descend(p: _Problem, delta: torch.Tensor, s: ValueSettings, requests: torch
             sel = torch.isin(p.row_of, idx)  # their logit positions, same row-major order
             is_kl = p.is_kl[sel]
             ref = p.kl_ref[sel[p.is_kl]] if p.kl_ref is not None else None
-            sub = (idx, sel, is_kl, ref, p.split.rows(idx), p.upper.rows(idx) if p.upper is not None else None)
-        idx, sel, is_kl, ref, split, upper = sub
+            sub = (idx, sel & ~p.is_kl, is_kl, ref, p.split.rows(idx), p.upper.rows(idx) if p.upper is not None else None)
+        idx, rw, is_kl, ref, split, upper = sub
         opt.zero_grad()
         with _add_rows(p.module, delta[p.req[idx]], p.at[idx]):
             logits = logits_at(p.model, p.batch.input_ids[idx], p.batch.attention_mask[idx], p.where[idx], split, upper)
-        rw = sel & ~p.is_kl
         step_nll = _nll_per_request(logits[~is_kl], p.labels[rw], p.req[p.row_of[rw]], n_req)
         nll = torch.where(active, step_nll.detach(), nll)
         loss = step_nll[active].sum()
@@ -394,16 +392,15 @@ def _descend(p: _Problem, delta: torch.Tensor, s: ValueSettings, requests: torch
             break
         if s.shrink_margin is not None and _wins(logits[~is_kl].detach(), p.labels[rw], 3 * s.shrink_margin):
             break  # already past what the shrink keeps: more steps would only be cut off again
-        frozen_rows = done if per_request else torch.zeros_like(done)
-        keep = delta.detach()[frozen_rows].clone()
+        keep = delta.detach()[done].clone() if per_request else None  # Adam's momentum would still move them
         loss.backward()
         opt.step()
         with torch.no_grad():
             norms = delta.norm(dim=1, keepdim=True)
             delta.mul_(torch.clamp(max_norm / norms.clamp(min=1e-12), max=1.0))
-            delta[frozen_rows] = keep
-        if per_request:
-            active &= ~done
+            if keep is not None:
+                delta[done] = keep
+                active &= ~done
     return nll, steps
 
 

@@ -21,7 +21,7 @@ class GraceConfig:
     lr: float = field(default=1.0, metadata={"help": "Adam learning rate of the values"})
     early_stop_nll: float = field(default=1e-2, metadata={"help": "stop once the target NLL is below this"})
     warm_start: int = field(
-        default=0, metadata={"help": "train this many entries first and start all from their mean value (0 = off; same target only)"}
+        default=0, metadata={"help": "train this many entries per target first and start every entry from its target's mean value (0 = off)"}
     )
     per_request_stop: bool = field(
         default=False, metadata={"help": "freeze each entry once its NLL is below early_stop_nll (else all train until the last does)"}
