@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -26,13 +27,41 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def worker_command(root: Path, method: str) -> list[str]:
+    return [sys.executable, "-m", "prefedit.bench.worker", str(root), method]
+
+
 def run_worker(root: Path, method: str) -> None:
-    """Run one method in a fresh Python process (its stdout goes to our stderr: stdout is data)."""
-    cmd = [sys.executable, "-m", "prefedit.bench.worker", str(root), method]
-    proc = subprocess.run(cmd, stdout=sys.stderr, env=os.environ.copy(), check=False)
-    if proc.returncode != 0:
+    """Run one method in a fresh Python process (its stdout goes to our stderr: stdout is data).
+
+    A SIGTERM to this process is passed on to the worker, and leaving by an exception (Ctrl-C)
+    stops it, so no worker outlives its run; the items it finished are kept for ``--resume``.
+    """
+    proc = subprocess.Popen(worker_command(root, method), stdout=sys.stderr, env=os.environ.copy())
+    terminated: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        terminated.append(signum)
+        proc.send_signal(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, forward)
+    except ValueError:  # not the main thread: signals cannot be caught here
+        previous = None
+    try:
+        returncode = proc.wait()
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        raise SystemExit(128 + terminated[0])
+    if returncode != 0:
         raise PrefeditError(
-            f"method {method!r} failed in its worker process (exit code {proc.returncode}); its finished items are kept",
+            f"method {method!r} failed in its worker process (exit code {returncode}); its finished items are kept",
             hint=f"see the error above; fix it and rerun with --resume (PREFEDIT_DEBUG=1 shows the traceback)",
         )
 
