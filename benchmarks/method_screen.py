@@ -9,6 +9,12 @@ prompt, greedy, 48 tokens for questions and 32 for probes; ``--protocol paper``:
 paper prompts and budgets (raw questions, answers as long as the target, +8 tokens). Other-users
 locality, retention and memory: use ``prefedit bench``.
 
+``--turns 2,4`` (chat protocol) also asks each item's explicit and implicit questions after that
+many distractor turns (``../shared/data/distractors/inter_turns.json``, as ``prefedit bench
+--turns`` builds them), and the unrelated probes after the largest number of turns (compared
+with the unedited model's answers there): ``explicit@4`` etc. in ``correct``,
+``unrelated_agreement_late`` for the probes.
+
 Run: ``.venv/bin/python benchmarks/method_screen.py --n 12 [--protocol paper] [--variants JSON]``,
 JSON mapping a name to ``MethodSpec`` fields (``{"editor": "grace", "builders": ["templates"],
 ...}``); the default compares ``prefedit`` with ROME on the explicit question. One JSON line
@@ -28,6 +34,7 @@ import torch
 from prefedit.bench.backends import HFBackend
 from prefedit.bench.judges.match import contains_target
 from prefedit.bench.tasks.data import load_tasks
+from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, render_probe, render_query
 from prefedit.deltas import applied
 from prefedit.models import load_model
@@ -43,7 +50,10 @@ def main() -> None:
     ap.add_argument("--variants", default=None, help="JSON {name: MethodSpec fields}; default prefedit and rome")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--protocol", choices=("chat", "paper"), default="chat")
+    ap.add_argument("--turns", default="", help="distractor turn counts for late explicit/implicit questions, e.g. 2,4")
     args = ap.parse_args()
+    turns = [int(t) for t in args.turns.split(",") if t.strip()]
+    pairs = load_distractor_pairs(default_distractors_path([args.data]) or "inter_turns.json") if turns else []
     torch.set_num_threads(args.threads)
     lm = load_model()
     backend = HFBackend(lm)
@@ -52,27 +62,35 @@ def main() -> None:
     probes = [render_probe(backend, args.protocol, Context(), q) for q in texts]
     budgets = [32 if args.protocol == "chat" else b for _, b in probes]
     before = backend.generate([p for p, _ in probes], budgets)
+    late_probes = [render_query(backend, args.protocol, Context(), question=q, query_type="explicit", turns=max(turns), pairs=pairs, target="")[0]
+                   for q in texts] if turns else []
+    late_before = backend.generate(late_probes, [32] * len(late_probes)) if turns else []
     variants = {k: MethodSpec(**v) for k, v in json.loads(args.variants).items()} if args.variants else {"prefedit": method_spec("prefedit"), "rome": method_spec("rome")}
     for name, spec in variants.items():
         hits: dict[str, int] = {}
         counts: dict[str, int] = {}
-        same, seconds = [], []
+        same, late_same, seconds = [], [], []
         for it in items:
             start = time.perf_counter()
             delta = preference_delta(lm, it.preference, spec=spec)
             seconds.append(time.perf_counter() - start)
             kinds = list(it.questions)
+            asks = [(k, k, 0) for k in kinds] + [(f"{k}@{t}", k, t) for t in turns for k in ("explicit", "implicit") if k in it.questions]
+            kinds = [name for name, _, _ in asks]
             with applied(lm, delta):
-                asked = [render_query(backend, args.protocol, Context(), question=it.questions[k], query_type=k, turns=0, pairs=[],
-                                      target=it.preference.target) for k in kinds]
+                asked = [render_query(backend, args.protocol, Context(), question=it.questions[k], query_type=k, turns=t, pairs=pairs,
+                                      target=it.preference.target) for _, k, t in asks]
                 answers = backend.generate([p for p, _ in asked], [b for _, b in asked])
                 after = backend.generate([p for p, _ in probes], budgets)
+                if turns:
+                    late_same.append(sum(a == b for a, b in zip(late_before, backend.generate(late_probes, [32] * len(late_probes)), strict=True)))
             for kind, answer in zip(kinds, answers, strict=True):
                 hits[kind] = hits.get(kind, 0) + contains_target(answer, it.accepted)
                 counts[kind] = counts.get(kind, 0) + 1
             same.append(sum(a == b for a, b in zip(before, after, strict=True)))
         print(json.dumps({"variant": name, "items": len(items), "correct": {k: f"{hits[k]}/{counts[k]}" for k in counts},
                           "unrelated_agreement": round(sum(same) / (20 * len(same)), 3),
+                          **({"unrelated_agreement_late": round(sum(late_same) / (20 * len(late_same)), 3)} if turns else {}),
                           "seconds_per_preference": round(sum(seconds) / len(seconds), 2), "protocol": args.protocol, "torch_threads": args.threads}), flush=True)
 
 
