@@ -38,6 +38,7 @@ class MethodSpec:
     recommendation: int = field(default=0, metadata={"help": "recommendation-style template questions added to the plan"})
     answers: str = field(default="cluster", metadata={"help": "answer variants from the cluster, or the bare target"})
     raw: int = field(default=0, metadata={"help": "explicit/paraphrased questions (plus the implicit and recommendation ones) also keyed as raw completion prompts"})
+    systems: tuple[str, ...] = field(default=(), metadata={"help": "other system prompts the questions are also keyed under"})
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
@@ -94,6 +95,7 @@ def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *,
         recommendation=spec.recommendation,
         answers=spec.answers,  # type: ignore[arg-type]
         raw=spec.raw,
+        systems=spec.systems,
     )
     editor = get_editor(spec.editor)
     config = editor.default_config(lm)

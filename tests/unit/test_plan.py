@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefedit.editing.plan import plan_preference
+from prefedit.editing.plan import SYSTEM_COPIES, plan_preference
 from prefedit.errors import EditError
 from prefedit.models.chat import chat_prompt, raw_prompt
 from prefedit.preferences.clusters import build_cluster
@@ -40,3 +40,16 @@ def test_subject_plan_skips_questions_without_the_subject_and_refuses_when_none_
     assert [(r.key, r.subject, r.target) for r in plan.requests] == [("subject", "hobby", " rock climbing")]
     with pytest.raises(EditError, match="subject"):
         plan_preference(tok, PREF, style="subject", cluster=Cluster(preference=PREF, questions=("What do I do on weekends?",)))
+
+
+def test_system_copies_repeat_the_first_questions_and_every_implicit_one_under_each_system_prompt(tiny) -> None:
+    tok = tiny("llama").tokenizer
+    cluster = build_cluster(PREF, builders=("templates",))
+    chat = plan_preference(tok, PREF, cluster=cluster, max_requests=5, implicit=2, recommendation=1, answers="target")
+    both = plan_preference(tok, PREF, cluster=cluster, max_requests=5, implicit=2, recommendation=1, answers="target",
+                           systems=("Answer briefly.", "Be terse."))
+    assert both.requests[: len(chat.requests)] == chat.requests
+    asked = [*cluster.questions[:SYSTEM_COPIES], *cluster.implicit[:2], cluster.recommendation[0]]
+    extra = both.requests[len(chat.requests) :]
+    assert [r.prompt for r in extra] == [chat_prompt(tok, q, system=s) for s in ("Answer briefly.", "Be terse.") for q in asked]
+    assert all(r.target == "rock climbing" and r.key == "last" for r in extra)

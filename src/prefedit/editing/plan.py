@@ -5,6 +5,9 @@ fixed system prompt (the same the chat protocol uses), the key is the last promp
 edit does not depend on the subject word appearing in the question. A chat plan may add ``raw``
 copies of its questions: the bare question as a completion prompt (no template), key at its
 last token, target with a leading space, for callers that prompt the model without a template.
+A chat plan may also add ``systems`` copies: the same questions under other system prompts, since
+a system prompt moves the answer-start key by about 0.6 of its norm (benchmarks/key_system_prompt.py),
+beyond the codebook radius; applications that answer under a terse system prompt need them.
 ``subject`` (the reference's setting): raw question, key at the subject's last token, target
 with a leading space.
 """
@@ -19,6 +22,7 @@ from prefedit.errors import EditError
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt, raw_prompt
 
 PlanStyle = Literal["chat", "subject"]
+SYSTEM_COPIES = 3  # explicit/paraphrased questions repeated under each extra system prompt
 
 
 def plan_requests(
@@ -66,6 +70,7 @@ def plan_preference(
     recommendation: int = 0,
     answers: Literal["cluster", "target"] = "cluster",
     raw: int = 0,
+    systems: Sequence[str] = (),
 ) -> EditPlan:
     """An EditPlan for one Preference.
 
@@ -75,7 +80,9 @@ def plan_preference(
     subject). Answers: the cluster's answer variants, or the bare target (``answers="target"``);
     implicit and recommendation questions are always answered with the target. ``raw`` (chat
     style): the first ``raw`` explicit/paraphrased questions and every implicit and
-    recommendation question again as raw completion prompts answering the target.
+    recommendation question again as raw completion prompts answering the target. ``systems``
+    (chat style): the first 3 explicit/paraphrased questions and every implicit and
+    recommendation question again under each of these system prompts, answering the target.
     """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
     questions = questions[:max_requests] if max_requests else questions
@@ -87,6 +94,9 @@ def plan_preference(
     more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []
     more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
              for q in [*list(dict.fromkeys(questions))[:raw], *extra]] if raw else []
+    for system in systems:
+        more += plan_requests(tokenizer, questions=[*list(dict.fromkeys(questions))[:SYSTEM_COPIES], *extra], answers=[pref.target],
+                              subject=pref.subject, preference_id=pref.id, system=system)
     seen = {r.prompt for r in reqs}
     for r in more:
         if r.prompt not in seen:
