@@ -44,6 +44,6 @@ def test_base_model_answers_every_retention_probe(smollm2) -> None:
 
     backend = HFBackend(smollm2)
     probes = retention_probes()
-    prompts = retention_prompts(backend, "chat", probes)
+    prompts = retention_prompts(backend, probes)
     answers = backend.generate([p for p, _ in prompts], [b for _, b in prompts])
     assert retention_accuracy(answers, probes) == 1.0

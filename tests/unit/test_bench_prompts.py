@@ -70,3 +70,15 @@ def test_rag_retrieves_the_closest_stored_preferences() -> None:
                      stored=(PREF.statement, "I have a cat."), user_turns=("tell me a joke", "I love climbing gyms"), embedder=Fake())
     ctx = get_method("rag").context(x)
     assert "I climb rocks" in ctx.system_extra and "climbing gyms" in ctx.system_extra
+
+
+def test_retention_probes_are_asked_in_the_chat_form_whatever_the_protocol() -> None:
+    from prefedit.bench.probes import retention_probes, retention_prompts
+    from prefedit.bench.tasks.prompts import render_probe
+
+    backend = DummyBackend()
+    probes = retention_probes()
+    prompts = retention_prompts(backend, probes)
+    assert len(prompts) == len(probes) == 30
+    assert prompts == [render_probe(backend, "chat", Context(), q.question) for q in probes]
+    assert all(p.startswith(f"<system>\n{DEFAULT_SYSTEM_PROMPT}") and budget == 48 for p, budget in prompts)

@@ -181,17 +181,17 @@ class MethodEval:
     def retention(self, delta: Delta | None) -> tuple[float, int]:
         """(accuracy, n) of the retention probes with ``delta`` applied."""
         probes = retention_probes()
-        prompts = retention_prompts(self.backend, self.cfg.protocol, probes)
+        prompts = retention_prompts(self.backend, probes)
         with applied(self.backend.lm, delta):
             answers = self.backend.generate([p for p, _ in prompts], [b for _, b in prompts])
         return retention_accuracy(answers, probes), len(probes)
 
     def base_retention(self) -> None:
         """Retention of the base model (edits 0), once per run."""
-        cache = self.run.cache(f"retention_{self.cfg.protocol}")
+        cache = self.run.cache("retention")
         if "accuracy" not in cache:
             acc, n = self.retention(None)
-            self.run.save_cache(f"retention_{self.cfg.protocol}", {"accuracy": acc, "n": n})
+            self.run.save_cache("retention", {"accuracy": acc, "n": n})
 
 
 class Accumulator:

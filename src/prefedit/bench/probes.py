@@ -10,7 +10,8 @@ does not survive decode/re-encode on the base model itself fall back to generati
 equality.
 
 Retention: general questions SmolLM2-135M-Instruct answers correctly under the chat protocol
-(``data/probes_retention.json``), re-asked after 1, 10 and 100 edits.
+(``data/probes_retention.json``), asked under the chat protocol in every run and re-asked after
+1, 10 and 100 edits.
 """
 
 from __future__ import annotations
@@ -120,13 +121,11 @@ class LocalityChecker:
         return out
 
 
-def retention_prompts(backend: Any, protocol: str, probes: Sequence[RetentionProbe]) -> list[tuple[str, int]]:
-    """Prompts and budgets of the retention questions (paper protocol: answer length + 8 tokens)."""
-    out = []
-    for p in probes:
-        prompt, budget = render_probe(backend, protocol, Context(), p.question)
-        out.append((prompt, budget if protocol == "chat" else backend.n_tokens(p.answers[0]) + 8))
-    return out
+def retention_prompts(backend: Any, probes: Sequence[RetentionProbe]) -> list[tuple[str, int]]:
+    """Prompts and budgets of the retention questions: the chat protocol's, whatever the run's
+    protocol (under the paper protocol's raw prompts the unedited model answers none of them, so
+    retention would measure nothing; task version 2)."""
+    return [render_probe(backend, "chat", Context(), p.question) for p in probes]
 
 
 def retention_accuracy(answers: Sequence[str], probes: Sequence[RetentionProbe]) -> float:

@@ -68,7 +68,7 @@ def _fingerprint(backend: Any) -> str | None:
 def _summary(prep: Any, run: RunDir, rows: list[dict[str, Any]], judge_info: dict[str, Any], backend: Any) -> dict[str, Any]:
     cfg = prep.cfg
     locality, retention, efficiency, dropped = [], [], [], {}
-    base = run.cache(f"retention_{cfg.protocol}")
+    base = run.cache("retention")
     for m in prep.methods:
         items = run.records(m.name, "items")
         procs = run.records(m.name, "proc")

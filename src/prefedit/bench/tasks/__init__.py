@@ -15,11 +15,13 @@ from prefedit.bench.tasks.prompts import (
     render_query,
 )
 
-TASK_VERSION = 1
+TASK_VERSION = 2
 CHANGELOG = (
     "1: UPQA + multi-turn tasks; chat protocol (fixed system prompt, 48 new tokens) and paper protocol "
     "(raw prompt; recommendation with the reference's concise system message; budget = target tokens, +8 "
     "for non-explicit types); judges match/embed/llm.",
+    "2: retention probes are asked under the chat protocol in every run (under the paper protocol's raw "
+    "prompts and short budgets the unedited model answered none of them).",
 )
 
 __all__ = [
