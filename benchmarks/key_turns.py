@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -24,10 +23,8 @@ import torch
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, conversation
-from prefedit.editing.plan import plan_preference
 from prefedit.models import chat_prompt, load_model
-from prefedit.personalize import method_spec
-from prefedit.preferences.clusters import build_cluster
+from prefedit.personalize import method_spec, plan_for
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TURNS = (0, 2, 4, 10)
@@ -59,11 +56,7 @@ def main() -> None:
     spec = method_spec("prefedit")
     dist: dict[tuple[float, int, str], list[float]] = {}
     for it in load_tasks([DATA / "upqa" / "balanced_subset.json"], limit=args.n, per_user=False).items:
-        pref = replace(it.preference, questions={})
-        cluster = build_cluster(pref, builders=spec.builders, lm=lm)
-        plan = plan_preference(tok, pref, cluster=cluster, max_requests=spec.max_requests, implicit=spec.implicit,
-                               recommendation=spec.recommendation, answers=spec.answers, raw=spec.raw)  # type: ignore[arg-type]
-        entry = [inputs(r.prompt) for r in plan.requests]
+        entry = [inputs(r.prompt) for r in plan_for(lm, it.preference, spec).requests]
         for depth, layer in layers.items():
             keys = torch.stack([e[layer][-1] for e in entry])
 

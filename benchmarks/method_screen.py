@@ -53,7 +53,10 @@ def main() -> None:
     ap.add_argument("--turns", default="", help="distractor turn counts for late explicit/implicit questions, e.g. 2,4")
     args = ap.parse_args()
     turns = [int(t) for t in args.turns.split(",") if t.strip()]
-    pairs = load_distractor_pairs(default_distractors_path([args.data]) or "inter_turns.json") if turns else []
+    distractors = default_distractors_path([args.data]) if turns else None
+    if turns and distractors is None:
+        ap.error(f"--turns needs distractors/inter_turns.json beside the directory of {args.data}")
+    pairs = load_distractor_pairs(distractors) if distractors else []
     torch.set_num_threads(args.threads)
     lm = load_model()
     backend = HFBackend(lm)

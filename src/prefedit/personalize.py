@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefedit.deltas import Delta, compose
-from prefedit.editing.base import EDITORS, get_editor
+from prefedit.editing.base import EDITORS, EditPlan, get_editor
 from prefedit.editing.plan import plan_preference
 from prefedit.errors import DataError, UnknownNameError
 from prefedit.preferences.types import Preference
@@ -73,19 +73,19 @@ def method_spec(method: str) -> MethodSpec:
     raise UnknownNameError(EDITORS.unknown_message(method).replace("unknown editor", "unknown method") + f", {DEFAULT_METHOD!r}")
 
 
-def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *, spec: MethodSpec | None = None) -> Delta:
-    """The Delta of one preference (pure: ``lm`` is left unchanged). Records seconds spent."""
-    spec = spec or method_spec(method)
-    start = time.perf_counter()
-    # Edits see only what the user said (statement, subject, target, given cluster data), never
-    # the evaluation questions attached to a benchmark item.
+def plan_for(lm: Any, pref: Preference, spec: MethodSpec) -> EditPlan:
+    """The EditPlan ``spec`` makes for one preference (its cluster built first, if any).
+
+    Edits see only what the user said (statement, subject, target, given cluster data), never
+    the evaluation questions attached to a benchmark item.
+    """
     pref = replace(pref, questions={})
     cluster = None
     if spec.builders:
         from prefedit.preferences.clusters import build_cluster
 
         cluster = build_cluster(pref, builders=spec.builders, lm=lm)
-    plan = plan_preference(
+    return plan_preference(
         lm.tokenizer,
         pref,
         style=spec.style,  # type: ignore[arg-type]
@@ -97,10 +97,21 @@ def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *,
         raw=spec.raw,
         systems=spec.systems,
     )
+
+
+def editor_for(lm: Any, spec: MethodSpec) -> tuple[Any, Any]:
+    """``spec``'s editor and its config for ``lm`` (the editor's defaults with the overrides)."""
     editor = get_editor(spec.editor)
     config = editor.default_config(lm)
-    if spec.editor_overrides:
-        config = replace(config, **spec.editor_overrides)
+    return editor, replace(config, **spec.editor_overrides) if spec.editor_overrides else config
+
+
+def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *, spec: MethodSpec | None = None) -> Delta:
+    """The Delta of one preference (pure: ``lm`` is left unchanged). Records seconds spent."""
+    spec = spec or method_spec(method)
+    start = time.perf_counter()
+    plan = plan_for(lm, pref, spec)
+    editor, config = editor_for(lm, spec)
     delta = editor.compute(lm, plan, config)
     delta.info.preference_ids = [pref.id]
     delta.info.extra = {**delta.info.extra, "method": method, "seconds": time.perf_counter() - start, "requests": len(plan.requests)}

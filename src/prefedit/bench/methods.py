@@ -219,29 +219,17 @@ def supports_batch(method: BenchMethod) -> bool:
 
 
 def batch_delta(method: BenchMethod, lm: Any, prefs: Sequence[Preference], spec: MethodSpec) -> Delta:
-    """Every preference's plan merged into one, computed in one editor call."""
+    """Every preference's plan (as ``preference_delta`` makes it) merged into one, computed in one editor call."""
     import time
-    from dataclasses import replace
 
-    from prefedit.editing import get_editor
     from prefedit.editing.base import EditPlan
-    from prefedit.editing.plan import plan_preference
+    from prefedit.personalize import editor_for, plan_for
 
     start = time.perf_counter()
-    plans = []
-    for p in prefs:
-        cluster = None
-        if spec.builders:
-            from prefedit.preferences.clusters import build_cluster
-
-            cluster = build_cluster(p, builders=spec.builders, lm=lm)
-        plans.append(plan_preference(lm.tokenizer, p, style=spec.style, cluster=cluster, max_requests=spec.max_requests))  # type: ignore[arg-type]
+    plans = [plan_for(lm, p, spec) for p in prefs]
     plan = EditPlan(requests=tuple(r for pl in plans for r in pl.requests),
                     kl_prompts=tuple(dict.fromkeys(k for pl in plans for k in pl.kl_prompts)), style=spec.style)
-    editor = get_editor(spec.editor)
-    config = editor.default_config(lm)
-    if spec.editor_overrides:
-        config = replace(config, **spec.editor_overrides)
+    editor, config = editor_for(lm, spec)
     delta = editor.compute(lm, plan, config)
     delta.info.extra = {**delta.info.extra, "method": method.name, "seconds": time.perf_counter() - start, "requests": len(plan.requests)}
     return delta

@@ -92,10 +92,11 @@ def plan_preference(
         return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)
     extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
     more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []
+    unique = list(dict.fromkeys(questions))
     more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
-             for q in [*list(dict.fromkeys(questions))[:raw], *extra]] if raw else []
+             for q in [*unique[:raw], *extra]] if raw else []
     for system in systems:
-        more += plan_requests(tokenizer, questions=[*list(dict.fromkeys(questions))[:SYSTEM_COPIES], *extra], answers=[pref.target],
+        more += plan_requests(tokenizer, questions=[*unique[:SYSTEM_COPIES], *extra], answers=[pref.target],
                               subject=pref.subject, preference_id=pref.id, system=system)
     seen = {r.prompt for r in reqs}
     for r in more:
