@@ -103,7 +103,8 @@ class HFBackend(TokenizerBackend):
     def generate(self, prompts: Sequence[str], budgets: Sequence[int], route: Sequence[int] | None = None) -> list[str]:
         if not prompts:
             return []
-        return generate(self.lm, list(prompts), max_new_tokens_each=list(budgets), batch_size=self.batch_size, on_batch=self._on_batch(route))
+        return generate(self.lm, list(prompts), max_new_tokens_each=list(budgets), batch_size=self.batch_size, on_batch=self._on_batch(route),
+                        share_keys=route)
 
     @torch.no_grad()
     def loglikelihood(self, requests: Sequence[tuple[str, str]], route: Sequence[int] | None = None) -> list[tuple[float, bool]]:
