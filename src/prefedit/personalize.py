@@ -18,7 +18,8 @@ from typing import Any
 from prefedit.deltas import Delta, compose
 from prefedit.editing.base import EDITORS, EditPlan, get_editor
 from prefedit.editing.plan import plan_preference
-from prefedit.errors import DataError, UnknownNameError
+from prefedit.errors import ConfigError, DataError, UnknownNameError
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
 from prefedit.preferences.types import Preference
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class MethodSpec:
     answers: str = field(default="cluster", metadata={"help": "answer variants from the cluster, or the bare target"})
     raw: int = field(default=0, metadata={"help": "explicit/paraphrased questions (plus the implicit and recommendation ones) also keyed as raw completion prompts"})
     systems: tuple[str, ...] = field(default=(), metadata={"help": "other system prompts the questions are also keyed under"})
+    system: str = field(default=DEFAULT_SYSTEM_PROMPT, metadata={"help": "the system prompt the deployment answers with; chat questions are keyed under it"})
+    guard: int = field(default=0, metadata={"help": "generic corpus questions under the system prompt that a codebook edit must not fire on (its radii are capped)"})
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
@@ -73,6 +76,25 @@ def method_spec(method: str) -> MethodSpec:
     raise UnknownNameError(EDITORS.unknown_message(method).replace("unknown editor", "unknown method") + f", {DEFAULT_METHOD!r}")
 
 
+GUARD_QUESTIONS = 128  # of the 133 questions of the shipped chat corpus
+
+
+def with_system(spec: MethodSpec, system: str | None) -> MethodSpec:
+    """``spec`` keyed under the deployment's system prompt ``system`` (unchanged when None).
+
+    The codebook radius (half the key's norm) was calibrated under prefedit's own system prompt.
+    Under another one the answer-start keys of all questions can crowd together (under a
+    two-sentence persona prompt, 13% of unrelated prompts fell inside some entry's radius), so
+    the plan also gets GUARD_QUESTIONS guard prompts that cap the radii
+    (benchmarks/key_guard.py, docs/personalize.md "Deployment system prompt").
+    """
+    if system is None or system == spec.system:
+        return spec
+    if not system.strip():
+        raise ConfigError("the system prompt is empty", hint="pass the text the deployment puts in its system message")
+    return replace(spec, system=system, guard=spec.guard or GUARD_QUESTIONS)
+
+
 def plan_for(lm: Any, pref: Preference, spec: MethodSpec) -> EditPlan:
     """The EditPlan ``spec`` makes for one preference (its cluster built first, if any).
 
@@ -96,6 +118,8 @@ def plan_for(lm: Any, pref: Preference, spec: MethodSpec) -> EditPlan:
         answers=spec.answers,  # type: ignore[arg-type]
         raw=spec.raw,
         systems=spec.systems,
+        system=spec.system,
+        guard=spec.guard,
     )
 
 
@@ -114,7 +138,8 @@ def preference_delta(lm: Any, pref: Preference, method: str = DEFAULT_METHOD, *,
     editor, config = editor_for(lm, spec)
     delta = editor.compute(lm, plan, config)
     delta.info.preference_ids = [pref.id]
-    delta.info.extra = {**delta.info.extra, "method": method, "seconds": time.perf_counter() - start, "requests": len(plan.requests)}
+    delta.info.extra = {**delta.info.extra, "method": method, "seconds": time.perf_counter() - start, "requests": len(plan.requests),
+                       "system_prompt": spec.system}
     return delta
 
 
@@ -128,12 +153,16 @@ def active_preferences(prefs: Sequence[Preference]) -> list[Preference]:
     return [p for p in prefs if p.id not in replaced]
 
 
-def personalize(lm: Any, prefs: Sequence[Preference], method: str = DEFAULT_METHOD) -> dict[str, Delta]:
-    """One composed Delta per user id over that user's active preferences."""
+def personalize(lm: Any, prefs: Sequence[Preference], method: str = DEFAULT_METHOD, *, system: str | None = None) -> dict[str, Delta]:
+    """One composed Delta per user id over that user's active preferences.
+
+    ``system``: the system prompt the deployment answers with (default: prefedit's); the edits
+    are keyed under it, so they fire where the model is asked under it.
+    """
     by_user: dict[str, list[Preference]] = {}
     for p in prefs:
         by_user.setdefault(p.user_id, []).append(p)
-    spec = method_spec(method)
+    spec = with_system(method_spec(method), system)
     out = {}
     for user, items in by_user.items():
         deltas = [preference_delta(lm, p, method, spec=spec) for p in active_preferences(items)]

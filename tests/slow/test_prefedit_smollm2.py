@@ -37,3 +37,25 @@ def test_default_edit_answers_and_leaves_unrelated_prompts_exactly_alone(smollm2
     same = sum(a == b for a, b in zip(before, after, strict=True))
     assert same >= 19, f"only {same}/20 unrelated prompts kept their greedy output"
     assert all(torch.equal(weights[k], v) for k, v in lm.model.state_dict().items())
+
+
+def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2) -> None:
+    """A deployment that answers under its own system prompt keys its edits under it
+    (``prefedit serve/personalize --system-prompt``); keyed under prefedit's default prompt,
+    none of three such edits fired there (docs/personalize.md, "Deployment system prompt")."""
+    from prefedit.personalize import method_spec, with_system
+
+    lm = smollm2
+    system = "You are Sol, the assistant of a small travel agency. Answer in one or two sentences."
+    pref = PREFERENCES[0]
+    data = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())
+    unrelated = [chat_prompt(lm.tokenizer, q, system=system) for q in data["prompts"]]
+    before = generate(lm, unrelated, max_new_tokens=32)
+    delta = preference_delta(lm, pref, spec=with_system(method_spec("prefedit"), system))
+    assert delta.info.extra["system_prompt"] == system
+    with applied(lm, delta):
+        answer = generate(lm, [chat_prompt(lm.tokenizer, pref.explicit_question, system=system)], max_new_tokens=24)[0]
+        after = generate(lm, unrelated, max_new_tokens=32)
+    assert pref.target.lower() in answer.lower(), answer
+    same = sum(a == b for a, b in zip(before, after, strict=True))
+    assert same >= 16, f"only {same}/20 unrelated prompts kept their greedy output (17/20 measured)"

@@ -90,3 +90,19 @@ def test_personalize_writes_one_delta_per_user(tiny_dir, tmp_path) -> None:
 def test_personalize_unknown_method_fails_before_loading(tiny_dir, tmp_path) -> None:
     proc = _run("personalize", "--prefs", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o"), "--method", "romee")
     assert proc.returncode == 1 and "unknown method 'romee'" in proc.stderr and "rome" in proc.stderr
+
+
+def test_personalize_keys_edits_under_the_deployment_system_prompt(tiny_dir, tmp_path) -> None:
+    import os
+
+    from prefedit.deltas import read_description
+
+    prefs = tmp_path / "prefs.txt"
+    prefs.write_text("I live in Lisbon.\n")
+    env = {**os.environ, "PREFEDIT_SYSTEM_PROMPT": "You are Ada."}
+    proc = _run("personalize", "--prefs", str(prefs), "--out", str(tmp_path / "out"), "--model", str(tiny_dir), "--method", "rome", env=env)
+    assert proc.returncode == 0, proc.stderr
+    (user,) = json.loads(proc.stdout)["users"]
+    assert read_description(tmp_path / "out" / user / "delta.safetensors")["info"]["extra"]["system_prompt"] == "You are Ada."
+    blank = _run("personalize", "--prefs", str(prefs), "--out", str(tmp_path / "o2"), "--model", str(tiny_dir), "--system-prompt", " ", env=env)
+    assert blank.returncode == 1 and "system prompt is empty" in blank.stderr and not (tmp_path / "o2").exists()

@@ -95,3 +95,19 @@ def test_warm_start_takes_fewer_full_batch_steps(tiny) -> None:
     cold = codebook_patch(lm, requests, 0, fast_config("grace", lm, steps=200, early_stop_nll=NLL))[1]
     warm = codebook_patch(lm, requests, 0, fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=2))[1]
     assert warm["steps"] < cold["steps"]
+
+
+def test_guard_prompts_cap_the_radii_so_no_guards_answer_start_key_lies_inside(tiny) -> None:
+    from prefedit.editing.grace.compute_codebook import guard_keys
+
+    lm = tiny("llama")
+    plan = small_plan(lm, 2)
+    guards = tuple(chat_prompt(lm.tokenizer, q) for q in ("What is my hobbyy?", "Where do I live now?", "Tell me about the sea."))
+    config = fast_config("grace", lm, steps=30, radius=2.0)  # wide: the guards start inside
+    wide = get_editor("grace").compute(lm, plan, config).patches[0]
+    guarded = get_editor("grace").compute(lm, replace(plan, guard_prompts=guards), config).patches[0]
+    g = guard_keys(lm, guarded.module, guards)
+    assert (torch.cdist(wide.keys, g) < wide.radii[:, None]).any()  # without the cap some guard fires
+    assert not (torch.cdist(guarded.keys, g) < guarded.radii[:, None]).any()
+    assert (guarded.radii <= wide.radii).all() and (guarded.radii < wide.radii).any()
+    assert torch.equal(guarded.keys, wide.keys)

@@ -53,3 +53,24 @@ def test_system_copies_repeat_the_first_questions_and_every_implicit_one_under_e
     extra = both.requests[len(chat.requests) :]
     assert [r.prompt for r in extra] == [chat_prompt(tok, q, system=s) for s in ("Answer briefly.", "Be terse.") for q in asked]
     assert all(r.target == "rock climbing" and r.key == "last" for r in extra)
+
+
+def test_the_deployment_system_prompt_replaces_the_default_in_every_chat_request(tiny) -> None:
+    tok = tiny("llama").tokenizer
+    cluster = build_cluster(PREF, builders=("templates",))
+    kw = dict(cluster=cluster, max_requests=3, implicit=1, recommendation=1, answers="target", raw=1)
+    default = plan_preference(tok, PREF, **kw)
+    ours = plan_preference(tok, PREF, **kw, system="You are Ada, the travel desk's assistant.")
+    asked = [*cluster.questions[:3], cluster.implicit[0], cluster.recommendation[0]]
+    assert [r.prompt for r in ours.requests[: len(asked)]] == [chat_prompt(tok, q, system="You are Ada, the travel desk's assistant.") for q in asked]
+    assert [r.prompt for r in default.requests[: len(asked)]] == [chat_prompt(tok, q) for q in asked]
+    assert ours.requests[len(asked) :] == default.requests[len(asked) :]  # raw copies have no system prompt
+
+
+def test_guard_prompts_are_corpus_questions_under_the_plans_system_prompt(tiny) -> None:
+    from prefedit.editing.anchors import anchor_questions
+
+    tok = tiny("llama").tokenizer
+    assert plan_preference(tok, PREF).guard_prompts == ()
+    plan = plan_preference(tok, PREF, guard=5, system="Be terse.")
+    assert plan.guard_prompts == tuple(chat_prompt(tok, q, system="Be terse.") for q in anchor_questions(5))

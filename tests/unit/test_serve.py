@@ -256,3 +256,35 @@ def test_content_parts_and_developer_role_read_like_plain_text(client: TestClien
     assert answer(client, alice, messages=developer) == answer(client, alice, messages=system)
     image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}]
     assert_error(client.post("/v1/chat/completions", json=chat_body(messages=image), headers=alice), 400)
+
+
+def test_a_deployment_system_prompt_is_used_for_chats_and_for_the_edits(tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from prefedit.store import PreferenceDraft
+
+    ada = "You are Ada, the travel desk's assistant."
+    lm, home = tiny("llama"), tmp_path / "home"
+    eng = Engine(lm, Store.open(home), method="rome", spec=FAST, system_prompt=ada)
+    try:
+        seen = []
+        eng.submit_chat(None, QUESTION, GenerationParams(max_tokens=2), on_start=lambda p: seen.append(p)).result()
+        assert ada in lm.tokenizer.decode(seen[0].input_ids[0])  # a chat without a system message gets the deployment's
+        given = [{"role": "system", "content": "Be brief."}, *QUESTION]
+        eng.submit_chat(None, given, GenerationParams(max_tokens=2), on_start=lambda p: seen.append(p)).result()
+        assert ada not in lm.tokenizer.decode(seen[1].input_ids[0]) and "Be brief." in lm.tokenizer.decode(seen[1].input_ids[0])
+        eng.personalizer.add("alice", [PreferenceDraft("My favorite color is teal")], create_user=True)
+        (delta,) = eng.store.active_deltas("alice", fingerprint=lm.fingerprint)
+        assert delta.info.extra["system_prompt"] == ada
+        with caplog.at_level("WARNING", logger="prefedit.store.personalizer"):
+            eng.user_delta("alice")
+        assert not caplog.records
+    finally:
+        eng.close()
+    other = Engine(lm, Store.open(home), method="rome", spec=FAST)  # restarted with prefedit's own prompt
+    try:
+        with caplog.at_level("WARNING", logger="prefedit.store.personalizer"):
+            other.user_delta("alice")
+            other.personalizer.user_delta("alice")
+        (record,) = caplog.records  # once per user
+        assert "another system prompt" in record.getMessage() and ada in record.getMessage()
+    finally:
+        other.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from prefedit.cli._options import resolve_system_prompt, system_prompt_option
 from prefedit.cli._output import print_json, status, stdout
 from prefedit.cli.main import app
 
@@ -80,26 +81,28 @@ def chat(
     method: str = typer.Option("prefedit", help="Personalization method."),
     model: str = typer.Option("smollm2-135m-instruct", help="Model name, folder or HF id."),
     max_new_tokens: int = typer.Option(128, help="Answer budget per turn, e.g. 128."),
+    system_prompt: str | None = system_prompt_option(),
 ) -> None:
     """Chat with the model on stdin, with an optional preferences file edited into it (/quit ends)."""
     from prefedit.deltas import applied
     from prefedit.models import format_chat, generate, load_model
-    from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
-    from prefedit.personalize import personalize
+    from prefedit.personalize import method_spec, personalize
     from prefedit.preferences import load_preferences
     from prefedit.preferences.ask import model_asker
 
+    method_spec(method)  # an unknown method fails before the model loads
+    system = resolve_system_prompt(system_prompt)
     status(f"loading {model}")
     lm = load_model(model)
     delta = None
     if prefs is not None:
         items = load_preferences(prefs, ask_model=model_asker(lm))
         status(f"editing {len(items)} preference(s) with {method}")
-        deltas = personalize(lm, items, method)
+        deltas = personalize(lm, items, method, system=system)
         if len(deltas) > 1:
             status(f"note: the file holds {len(deltas)} users; chatting as {next(iter(deltas))!r}")
         delta = next(iter(deltas.values()))
-    history = [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}]
+    history = [{"role": "system", "content": system}]
     interactive = sys.stdin.isatty()
     with applied(lm, delta):
         while True:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from prefedit.cli._options import resolve_system_prompt, system_prompt_option
 from prefedit.cli._output import print_json, status
 from prefedit.cli.main import app
 
@@ -20,6 +21,7 @@ def personalize(
     out: Path = typer.Option(..., help="Output folder: one sub-folder per user holding delta.safetensors."),
     method: str = typer.Option("prefedit", help="Personalization method, e.g. prefedit, rome, memit."),
     model: str = typer.Option("smollm2-135m-instruct", help="Model name, folder or HF id."),
+    system_prompt: str | None = system_prompt_option(),
 ) -> None:
     """Edit every user's preferences into one delta per user (forget = re-run without the line)."""
     from prefedit.deltas import save_delta
@@ -30,11 +32,12 @@ def personalize(
     from prefedit.preferences.ask import model_asker
 
     method_spec(method)  # unknown methods fail before the model loads
+    system = resolve_system_prompt(system_prompt)
     status(f"loading {model}")
     lm = load_model(model)
     items = load_preferences(prefs, ask_model=model_asker(lm))
     status(f"editing {len(items)} preference(s) with {method}")
-    deltas = run(lm, items, method)
+    deltas = run(lm, items, method, system=system)
     written = {}
     for user, delta in deltas.items():
         path = save_delta(delta, out / user / "delta.safetensors")

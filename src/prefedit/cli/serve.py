@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from prefedit.cli._options import resolve_system_prompt, system_prompt_option
 from prefedit.cli._output import status
 from prefedit.cli.main import app
 
@@ -26,6 +27,7 @@ def serve(
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="Base model: registered name, local folder or HF id."),
     method: str = typer.Option("prefedit", "--method", help="Personalization method for new preferences. Example: rome"),
     cache_size: int = typer.Option(256, "--cache-size", help="Composed user deltas kept in memory."),
+    system_prompt: str | None = system_prompt_option(),
 ) -> None:
     """Serve the base model over an OpenAI-compatible API, each request with its user's edits."""
     import uvicorn
@@ -39,8 +41,10 @@ def serve(
     settings = get_settings()
     token = check_admin_token(admin_token or settings.admin_token)
     method_spec(method)  # an unknown method fails before the model loads
+    system = resolve_system_prompt(system_prompt)
     store = Store.open(home, settings=settings)
     status(f"loading {model}")
-    engine = Engine(load_model(model, settings=settings), store, method=method, cache_size=cache_size)
+    engine = Engine(load_model(model, settings=settings), store, method=method, cache_size=cache_size,
+                    system_prompt=system)
     status(f"serving {engine.model_name} on http://{host}:{port} (store: {store.home})")
     uvicorn.run(build_app(engine, token), host=host, port=port, log_level="warning")

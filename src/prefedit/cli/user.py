@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from prefedit.cli._options import resolve_system_prompt, system_prompt_option
 from prefedit.cli._output import print_json, status, stdout
 from prefedit.cli.main import app
 from prefedit.errors import ConfigError, ExportError
@@ -40,13 +41,16 @@ def _store(home: Path | None) -> Any:
     return Store.open(home)
 
 
-def _personalizer(home: Path | None, model: str, method: str) -> Any:
+def _personalizer(home: Path | None, model: str, method: str, system_prompt: str | None) -> Any:
     from prefedit.models import load_model
+    from prefedit.personalize import method_spec
     from prefedit.store import Personalizer
 
+    method_spec(method)  # an unknown method fails before the model loads
+    system = resolve_system_prompt(system_prompt)
     store = _store(home)
     status(f"loading {model}")
-    return Personalizer(load_model(model), store, method)
+    return Personalizer(load_model(model), store, method, system_prompt=system)
 
 
 def _check_format(fmt: str) -> None:
@@ -77,13 +81,14 @@ def add(
     model: str = MODEL,
     method: str = METHOD,
     fmt: str = FORMAT,
+    system_prompt: str | None = system_prompt_option(),
 ) -> None:
     """Edit the model for one preference and store it."""
     from prefedit.store import PreferenceDraft
 
     _check_format(fmt)
     draft = PreferenceDraft(statement, subject, target, supersedes)
-    personalizer = _personalizer(home, model, method)
+    personalizer = _personalizer(home, model, method, system_prompt)
     status(f"editing with {method}")
     _show_preferences(personalizer.add(user, [draft], create_user=True), fmt)
 
@@ -96,10 +101,11 @@ def import_(
     model: str = MODEL,
     method: str = METHOD,
     fmt: str = FORMAT,
+    system_prompt: str | None = system_prompt_option(),
 ) -> None:
     """Edit and store every preference in FILE, all or nothing."""
     _check_format(fmt)
-    personalizer = _personalizer(home, model, method)
+    personalizer = _personalizer(home, model, method, system_prompt)
     status(f"editing with {method}")
     _show_preferences(personalizer.import_file(user, file), fmt)
 

@@ -263,11 +263,13 @@ def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
                 p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii])
             )
     first = deltas[0].info
+    systems = {d.info.extra.get("system_prompt") for d in deltas}  # the prompt the edits were keyed under, when they agree
     info = DeltaInfo(
         editor=editor or ("+".join(sorted({d.info.editor for d in deltas}))),
         fingerprint=first.fingerprint,
         config=first.config if len(deltas) == 1 else {"composed": [d.info.config for d in deltas]},
         preference_ids=[p for d in deltas for p in d.info.preference_ids],
         dtype=first.dtype,
+        extra={"system_prompt": next(iter(systems))} if len(systems) == 1 and None not in systems else {},
     )
     return Delta(info=info, updates=list(updates.values()), patches=list(patches.values()))

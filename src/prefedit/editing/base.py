@@ -48,11 +48,14 @@ class EditPlan:
     """What to edit: requests (possibly several per preference) and prompts to preserve.
 
     ``kl_prompts`` are prompts whose next-token distribution the value optimisation keeps
-    close to the original (ROME's "essence" term).
+    close to the original (ROME's "essence" term). ``guard_prompts`` are generic prompts,
+    rendered as the plan's questions are, that the edit must leave alone: a codebook editor caps
+    every entry's radius so that no guard prompt's key falls inside it.
     """
 
     requests: tuple[EditRequest, ...]
     kl_prompts: tuple[str, ...] = ()
+    guard_prompts: tuple[str, ...] = ()
     style: str = "chat"
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from prefedit.editing.anchors import anchor_questions
 from prefedit.editing.base import EditPlan, EditRequest
 from prefedit.errors import EditError
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt, raw_prompt
@@ -71,6 +72,8 @@ def plan_preference(
     answers: Literal["cluster", "target"] = "cluster",
     raw: int = 0,
     systems: Sequence[str] = (),
+    system: str = DEFAULT_SYSTEM_PROMPT,
+    guard: int = 0,
 ) -> EditPlan:
     """An EditPlan for one Preference.
 
@@ -83,24 +86,28 @@ def plan_preference(
     recommendation question again as raw completion prompts answering the target. ``systems``
     (chat style): the first 3 explicit/paraphrased questions and every implicit and
     recommendation question again under each of these system prompts, answering the target.
+    ``system``: the system prompt every chat question is asked under (the deployment's).
+    ``guard`` (chat style): that many questions of the shipped chat corpus, under ``system``, as
+    the plan's guard prompts.
     """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
     questions = questions[:max_requests] if max_requests else questions
     answer_pool = list(cluster.answers) if answers == "cluster" and cluster is not None and cluster.answers else [pref.target]
-    reqs = plan_requests(tokenizer, questions=questions, answers=answer_pool, subject=pref.subject, preference_id=pref.id, style=style)
+    reqs = plan_requests(tokenizer, questions=questions, answers=answer_pool, subject=pref.subject, preference_id=pref.id, style=style, system=system)
     if style != "chat":
         return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)
     extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
-    more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id) if extra else []
+    more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id, system=system) if extra else []
     unique = list(dict.fromkeys(questions))
     more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
              for q in [*unique[:raw], *extra]] if raw else []
-    for system in systems:
+    for other in systems:
         more += plan_requests(tokenizer, questions=[*unique[:SYSTEM_COPIES], *extra], answers=[pref.target],
-                              subject=pref.subject, preference_id=pref.id, system=system)
+                              subject=pref.subject, preference_id=pref.id, system=other)
     seen = {r.prompt for r in reqs}
     for r in more:
         if r.prompt not in seen:
             reqs.append(r)
             seen.add(r.prompt)
-    return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style)
+    guards = tuple(chat_prompt(tokenizer, q, system=system) for q in anchor_questions(guard)) if guard else ()
+    return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style, guard_prompts=guards)

@@ -40,6 +40,8 @@ class Engine:
         cache_size: composed user deltas kept in memory.
         max_pending: jobs allowed to wait for the model before requests answer 503.
         model_name: the name clients use in ``model`` (besides ``default``); ``lm.name`` when omitted.
+        system_prompt: the system prompt chats without one get; new edits are keyed under it
+            (default: prefedit's, "You are a helpful assistant.").
     """
 
     def __init__(
@@ -52,10 +54,12 @@ class Engine:
         cache_size: int = 256,
         max_pending: int = MAX_PENDING_JOBS,
         model_name: str | None = None,
+        system_prompt: str | None = None,
     ) -> None:
         self.lm = lm
         self.store = store
-        self.personalizer = Personalizer(lm, store, method, spec=spec)
+        self.personalizer = Personalizer(lm, store, method, spec=spec, system_prompt=system_prompt)
+        self.system_prompt = self.personalizer.spec.system
         self.cache = DeltaCache(cache_size)
         self.worker = ModelWorker(max_pending)
         self.model_name = model_name or lm.name
@@ -133,7 +137,7 @@ class Engine:
         def job() -> GenerationResult:
             if applied_deltas(self.lm):
                 raise EditError("a delta was left applied to the served model; refusing to generate")
-            prompt = build_prompt(self.lm, messages, params.max_tokens)
+            prompt = build_prompt(self.lm, messages, params.max_tokens, system=self.system_prompt)
             if on_start is not None:
                 on_start(prompt)
             with applied(self.lm, delta):

@@ -52,12 +52,12 @@ def context_size(lm: Any) -> int:
     return int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", 2048))
 
 
-def build_prompt(lm: Any, messages: Sequence[dict[str, str]], max_tokens: int | None) -> Prompt:
-    """Chat-template ``messages`` (adding prefedit's system prompt when none is given, the one edits
-    are planned with) and check that prompt plus budget fit the context."""
+def build_prompt(lm: Any, messages: Sequence[dict[str, str]], max_tokens: int | None, *, system: str = DEFAULT_SYSTEM_PROMPT) -> Prompt:
+    """Chat-template ``messages`` (adding the deployment's system prompt ``system``, the one edits
+    are keyed under, when none is given) and check that prompt plus budget fit the context."""
     messages = list(messages)
     if not any(m["role"] == "system" for m in messages):
-        messages.insert(0, {"role": "system", "content": DEFAULT_SYSTEM_PROMPT})
+        messages.insert(0, {"role": "system", "content": system})
     text = format_chat(lm.tokenizer, messages)
     ids = lm.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
     room = context_size(lm) - ids.shape[1]

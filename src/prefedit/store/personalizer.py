@@ -16,7 +16,7 @@ from typing import Any
 
 from prefedit.deltas import Delta, applied_deltas, compose
 from prefedit.errors import DataError, EditError, StatementParseError
-from prefedit.personalize import DEFAULT_METHOD, MethodSpec, method_spec, preference_delta
+from prefedit.personalize import DEFAULT_METHOD, MethodSpec, method_spec, preference_delta, with_system
 from prefedit.preferences.types import Preference
 from prefedit.store.records import (
     MAX_IMPORT,
@@ -43,13 +43,17 @@ class Personalizer:
         store: where preferences and deltas live.
         method: personalization method name (``prefedit`` or an editor name).
         spec: overrides ``method``'s MethodSpec (e.g. fewer optimisation steps in tests).
+        system_prompt: the system prompt the deployment answers with; edits are keyed under it
+            (default: the spec's, prefedit's own).
     """
 
-    def __init__(self, lm: Any, store: Store, method: str = DEFAULT_METHOD, *, spec: MethodSpec | None = None) -> None:
+    def __init__(self, lm: Any, store: Store, method: str = DEFAULT_METHOD, *, spec: MethodSpec | None = None,
+                 system_prompt: str | None = None) -> None:
         self.lm = lm
         self.store = store
         self.method = method
-        self.spec = spec or method_spec(method)
+        self.spec = with_system(spec or method_spec(method), system_prompt)
+        self.warned: set[str] = set()
 
     def add(self, user_id: str, drafts: Sequence[PreferenceDraft], *, create_user: bool = False) -> list[PreferenceRecord]:
         """Parse, edit and store ``drafts`` for ``user_id``, all or nothing.
@@ -130,7 +134,18 @@ class Personalizer:
             DeltaMismatchError: their edits were made on another base model.
         """
         deltas = self.store.active_deltas(user_id, fingerprint=self.lm.fingerprint)
+        self._check_system(user_id, deltas)
         return compose(deltas, editor=self.method) if deltas else None
+
+    def _check_system(self, user_id: str, deltas: Sequence[Delta]) -> None:
+        """Warn (once per user) about edits keyed under another system prompt: a chat-keyed edit
+        fires only near the prompt it was keyed under."""
+        other = [str(d.info.extra["system_prompt"]) for d in deltas if d.info.extra.get("system_prompt", self.spec.system) != self.spec.system]
+        if other and user_id not in self.warned:
+            self.warned.add(user_id)
+            log.warning("user %s: %d of %d edits were keyed under another system prompt (%s) than this deployment's (%r), "
+                        "so they may not fire; re-add those preferences", user_id, len(other), len(deltas),
+                        ", ".join(repr(o) for o in sorted(set(other))), self.spec.system)
 
 
 def _check_limits(pref: Preference) -> None:

@@ -4,7 +4,11 @@ A value is trained so that replacing the layer's output with it at the key token
 model produce the target (teacher-forced NLL); the shared value optimisation does exactly that
 when run without KL, decay or norm clamp, since replacing by v equals adding v - v₀. Entries with
 different targets whose deferral balls overlap have both radii cut to half their distance
-(GRACE's split rule), so no prompt is sent to the wrong value.
+(GRACE's split rule), so no prompt is sent to the wrong value. With guard prompts (generic
+questions under the plan's system prompt), every radius is also cut to the distance from its key
+to the nearest guard key, so the edit fires on none of them: under a long system prompt the
+answer-start keys of all questions crowd together and a radius relative to the key's norm alone
+would reach unrelated ones (benchmarks/key_guard.py).
 """
 
 from __future__ import annotations
@@ -33,7 +37,34 @@ def split_overlaps(keys: torch.Tensor, radii: torch.Tensor, labels: Sequence[str
     return radii
 
 
-def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config: Any) -> tuple[CodebookPatch, dict[str, float]]:
+GUARD_CACHE_SIZE = 8
+_guard_keys: dict[tuple[str, str, tuple[str, ...]], torch.Tensor] = {}
+
+
+def guard_keys(lm: Any, module_path: str, prompts: Sequence[str]) -> torch.Tensor:
+    """Keys (answer-start inputs of ``module_path``) of ``prompts`` on the unedited ``lm``, cached
+    per model, module and prompt set (every edit of a deployment uses the same guards)."""
+    from prefedit.editing.values import keys_at
+
+    key = (lm.fingerprint, module_path, tuple(prompts))
+    if key not in _guard_keys:
+        if len(_guard_keys) >= GUARD_CACHE_SIZE:
+            _guard_keys.pop(next(iter(_guard_keys)))
+        module = lm.model.get_submodule(module_path)
+        _guard_keys[key] = keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",)).detach().cpu()
+    return _guard_keys[key]
+
+
+def cap_at_guards(keys: torch.Tensor, radii: torch.Tensor, guards: torch.Tensor) -> torch.Tensor:
+    """Radii no larger than each key's distance to its nearest guard key."""
+    if guards.numel() == 0:
+        return radii
+    nearest = torch.cdist(keys.float(), guards.to(keys.device).float()).min(dim=1).values
+    return torch.minimum(radii, nearest.to(radii.dtype))
+
+
+def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config: Any,
+                   guard_prompts: Sequence[str] = ()) -> tuple[CodebookPatch, dict[str, float]]:
     """One entry per request at the layer's MLP output projection."""
     module = lm.arch.module("mlp_out", layer)
     settings = ValueSettings(
@@ -49,6 +80,8 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
     found = optimize_values(lm, module, requests, (), settings, layer=layer)
     v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), [r.target for r in requests])
+    if guard_prompts:
+        radii = cap_at_guards(keys, radii, guard_keys(lm, lm.arch.path("mlp_out", layer), guard_prompts))
     patch = CodebookPatch(
         module=lm.arch.path("mlp_out", layer),
         keys=keys.cpu().contiguous(),

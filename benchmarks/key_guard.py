@@ -1,0 +1,82 @@
+"""Which prompts fall inside a prefedit codebook's deferral radius (so the edit fires there),
+with and without a guard cap: each entry's radius capped at ``margin`` x the distance from its key
+to the nearest key of generic "guard" questions (questions of the shipped chat corpus, none of
+them a bench locality probe) asked under the same system prompt. Keys only (no value training,
+no generation): a fast proxy for how often an edit answers its own questions and how often it
+touches unrelated ones.
+
+For ``--limit`` UPQA items, under prefedit's default system prompt and under a deployment's
+(``--system``): the share of explicit, paraphrased and implicit questions and of the 20 unrelated
+locality prompts whose key lies within some entry's radius.
+
+Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--margins 1.0,0.8]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+
+import torch
+
+from prefedit.bench.tasks.data import load_tasks
+from prefedit.editing.anchors import anchor_questions
+from prefedit.editing.base import EditRequest
+from prefedit.editing.grace.compute_codebook import split_overlaps
+from prefedit.editing.values import keys_at
+from prefedit.models import chat_prompt, load_model
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
+from prefedit.personalize import method_spec, plan_for, with_system
+
+SOL = "You are Sol, the assistant of a small travel agency. Answer in one or two sentences."
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="../shared/data/upqa/balanced_subset.json")
+    ap.add_argument("--limit", type=int, default=12)
+    ap.add_argument("--guards", type=int, default=64)
+    ap.add_argument("--margins", default="1.0,0.8,0.6")
+    ap.add_argument("--system", default=SOL)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    lm = load_model("smollm2-135m-instruct")
+    spec = method_spec("prefedit")
+    module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
+    items = load_tasks([args.data], limit=args.limit, per_user=False).items
+    unrelated = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    guards = anchor_questions(args.guards)
+    assert not set(guards) & set(unrelated)
+    margins = [None, *(float(m) for m in args.margins.split(","))]
+
+    def keys(prompts: list[str]) -> torch.Tensor:
+        return keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))
+
+    print(f"{len(items)} items, {len(guards)} guard questions; share of prompts within some entry's radius")
+    print("| system prompt | cap | explicit | paraphrased | implicit | unrelated |\n|---|---|---|---|---|---|")
+    for label, system in (("default", DEFAULT_SYSTEM_PROMPT), ("deployment", args.system)):
+        s = with_system(spec, system)
+        guard_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in guards])
+        probe_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in unrelated])
+        fired = {m: {"explicit": 0, "paraphrased": 0, "implicit": 0, "unrelated": 0} for m in margins}
+        for it in items:
+            plan = plan_for(lm, it.edit_view(), s)
+            k = keys([r.prompt for r in plan.requests])
+            radii = split_overlaps(k, spec.editor_overrides["radius"] * k.norm(dim=1), [r.target for r in plan.requests])
+            asked = {q: keys([chat_prompt(lm.tokenizer, it.questions[q], system=system)]) for q in ("explicit", "paraphrased", "implicit")}
+            nearest_guard = torch.cdist(k, guard_keys).min(dim=1).values
+            for m in margins:
+                r = radii if m is None else torch.minimum(radii, m * nearest_guard)
+                for q, qk in asked.items():
+                    fired[m][q] += bool((torch.cdist(qk, k)[0] < r).any())
+                fired[m]["unrelated"] += int((torch.cdist(probe_keys, k) < r).any(dim=1).sum())
+        n = len(items)
+        for m in margins:
+            f = fired[m]
+            cap = "none" if m is None else f"{m} x nearest guard"
+            print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
