@@ -42,7 +42,8 @@ def test_default_edit_answers_and_leaves_unrelated_prompts_exactly_alone(smollm2
 def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2) -> None:
     """A deployment that answers under its own system prompt keys its edits under it
     (``prefedit serve/personalize --system-prompt``); keyed under prefedit's default prompt,
-    none of three such edits fired there (docs/personalize.md, "Deployment system prompt")."""
+    none of three such edits fired there (docs/personalize.md, "Deployment system prompt"). The
+    plan carries guard prompts that keep unrelated questions under that prompt outside the radii."""
     from prefedit.personalize import method_spec, with_system
 
     lm = smollm2
@@ -58,4 +59,4 @@ def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2)
         after = generate(lm, unrelated, max_new_tokens=32)
     assert pref.target.lower() in answer.lower(), answer
     same = sum(a == b for a, b in zip(before, after, strict=True))
-    assert same >= 16, f"only {same}/20 unrelated prompts kept their greedy output (17/20 measured)"
+    assert same >= 18, f"only {same}/20 unrelated prompts kept their greedy output (19/20 measured; 17/20 without guard prompts)"
