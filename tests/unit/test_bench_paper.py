@@ -42,7 +42,9 @@ def test_departures_name_real_presets_and_reach_the_report() -> None:
                "results": [], "locality": [], "retention": [], "efficiency": [],
                "methods": {"paper-lora": {"kind": "edit", "description": "", "departures": DEPARTURES["paper-lora"]}}}
     text = render_markdown(summary)
-    assert "## Departures" in text and DEPARTURES["paper-lora"][0] in text
+    assert "## Departures" in text and DEPARTURES["paper-lora"][0] in text and "Unfinished" not in text
+    partial = render_markdown({**summary, "n_items": 50, "items_done": {"paper-lora": 50, "rag": 8}})
+    assert "**Unfinished run**: items answered so far: `rag` 8 of 50" in partial
 
 
 def test_paper_lora_runs_every_released_pass(tiny) -> None:

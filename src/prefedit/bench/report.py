@@ -135,6 +135,10 @@ def render_markdown(s: dict[str, Any], plots: dict[str, str] | None = None) -> s
         f"prefedit {s.get('prefedit_version')}.", "",
         f"Protocol: {s.get('protocol_details', {})}.", "", ATTRIBUTION, "",
     ]
+    unfinished = [f"`{m}` {k} of {s['n_items']}" for m, k in s.get("items_done", {}).items() if s.get("n_items") and k < s["n_items"]]
+    if unfinished:
+        parts += [f"**Unfinished run**: items answered so far: {', '.join(unfinished)}; their figures cover only those items "
+                  "(continue with `--resume`).", ""]
     turns0 = min((r["turns"] for r in s["results"]), default=0)
     header, rows = accuracy_table(s, turns0)
     parts += [f"## Accuracy (%) by query type, {turns0} distractor turns ({tag})", "", _table(header, rows), ""]

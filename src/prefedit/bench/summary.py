@@ -95,6 +95,7 @@ def _summary(prep: Any, run: RunDir, rows: list[dict[str, Any]], judge_info: dic
         "task_version": TASK_VERSION,
         "task_changelog": list(CHANGELOG),
         "n_items": len(prep.tasks.items),
+        "items_done": {m.name: len({r["item"] for r in rows if r["method"] == m.name}) for m in prep.methods},
         "methods": {m.name: {"kind": m.kind, "description": m.description, **({"departures": DEPARTURES[m.name]} if m.name in DEPARTURES else {})}
                     for m in prep.methods},
         "dropped_overrides": dropped,
