@@ -16,6 +16,7 @@ from typing import Any
 
 from prefedit.deltas import Delta, applied_deltas, compose
 from prefedit.errors import DataError, EditError, StatementParseError
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
 from prefedit.personalize import DEFAULT_METHOD, MethodSpec, method_spec, preference_delta, with_system
 from prefedit.preferences.types import Preference
 from prefedit.store.records import (
@@ -140,7 +141,8 @@ class Personalizer:
     def _check_system(self, user_id: str, deltas: Sequence[Delta]) -> None:
         """Warn (once per user) about edits keyed under another system prompt: a chat-keyed edit
         fires only near the prompt it was keyed under."""
-        other = [str(d.info.extra["system_prompt"]) for d in deltas if d.info.extra.get("system_prompt", self.spec.system) != self.spec.system]
+        keyed = [str(d.info.extra.get("system_prompt", DEFAULT_SYSTEM_PROMPT)) for d in deltas]  # older deltas: prefedit's own
+        other = [k for k in keyed if k != self.spec.system]
         if other and user_id not in self.warned:
             self.warned.add(user_id)
             log.warning("user %s: %d of %d edits were keyed under another system prompt (%s) than this deployment's (%r), "
