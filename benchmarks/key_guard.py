@@ -15,11 +15,10 @@ Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--ma
 from __future__ import annotations
 
 import argparse
-import json
-from importlib import resources
 
 import torch
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.editing.anchors import anchor_questions
 from prefedit.editing.base import EditRequest
@@ -45,7 +44,7 @@ def main() -> None:
     spec = method_spec("prefedit")
     module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
     items = load_tasks([args.data], limit=args.limit, per_user=False).items
-    unrelated = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    unrelated = unrelated_prompts()
     guards = anchor_questions(args.guards)
     assert not set(guards) & set(unrelated)
     margins = [None, *(float(m) for m in args.margins.split(","))]

@@ -17,12 +17,11 @@ Run: ``.venv/bin/python benchmarks/key_turns_guard.py [--n 8] [--radii 0.5,0.6,0
 from __future__ import annotations
 
 import argparse
-import json
-from importlib import resources
 from pathlib import Path
 
 import torch
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, conversation
@@ -65,7 +64,7 @@ def main() -> None:
         return seen["h"]
 
     pairs = load_distractor_pairs(DATA / "distractors" / "inter_turns.json")
-    probes = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    probes = unrelated_prompts()
     guards = torch.stack([inputs(chat_prompt(tok, q))[-1] for q in anchor_questions(GUARD_QUESTIONS)])
     probe_h = {t: [inputs(chat_prompt(tok, p, history=conversation(Context(), pairs, t))) for p in probes] for t in (0, 10)}
     radii_list = [float(r) for r in args.radii.split(",")]

@@ -11,14 +11,13 @@ Run: ``.venv/bin/python benchmarks/system_prompt_keying.py [--limit 12] [--syste
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import replace
-from importlib import resources
 
 import torch
 
 from prefedit.bench.judges.match import contains_target
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.deltas import applied
 from prefedit.models import chat_prompt, generate, load_model
@@ -37,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     lm = load_model("smollm2-135m-instruct")
     items = load_tasks([args.data], limit=args.limit, per_user=False).items
-    unrelated = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    unrelated = unrelated_prompts()
     probes = [chat_prompt(lm.tokenizer, q, system=args.system) for q in unrelated]
     base = generate(lm, probes)
     kinds = ("explicit", "implicit")

@@ -20,9 +20,9 @@ class Settings(BaseSettings):
     cache: Path = Field(default=Path("~/.cache/prefedit"), description="Disposable caches.")
     home: Path = Field(default=Path("~/.prefedit"), description="User data (the store).")
     admin_token: str | None = Field(default=None, description="Server admin token.")
-    system_prompt: str = Field(
-        default="You are a helpful assistant.",
-        description="System prompt the deployment answers with; edits are keyed under it.",
+    system_prompt: str | None = Field(
+        default=None,
+        description="System prompt the deployment answers with; edits are keyed under it (unset: prefedit's own).",
     )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint.")
     llm_api_key: str | None = Field(default=None, description="API key for llm_base_url.")

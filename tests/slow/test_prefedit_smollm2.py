@@ -3,12 +3,10 @@ alone answers its explicit question, and unrelated prompts keep their exact gree
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import pytest
 import torch
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.deltas import applied
 from prefedit.models import chat_prompt, generate
 from prefedit.personalize import preference_delta
@@ -25,8 +23,7 @@ PREFERENCES = [
 @pytest.mark.parametrize("pref", PREFERENCES, ids=lambda p: p.id)
 def test_default_edit_answers_and_leaves_unrelated_prompts_exactly_alone(smollm2, pref: Preference) -> None:
     lm = smollm2
-    data = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())
-    unrelated = [chat_prompt(lm.tokenizer, q) for q in data["prompts"]]
+    unrelated = [chat_prompt(lm.tokenizer, q) for q in unrelated_prompts()]
     before = generate(lm, unrelated, max_new_tokens=32)
     weights = {k: v.clone() for k, v in lm.model.state_dict().items()}
     delta = preference_delta(lm, pref)  # sees the statement, subject and target only
@@ -49,8 +46,7 @@ def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2)
     lm = smollm2
     system = "You are Sol, the assistant of a small travel agency. Answer in one or two sentences."
     pref = PREFERENCES[0]
-    data = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())
-    unrelated = [chat_prompt(lm.tokenizer, q, system=system) for q in data["prompts"]]
+    unrelated = [chat_prompt(lm.tokenizer, q, system=system) for q in unrelated_prompts()]
     before = generate(lm, unrelated, max_new_tokens=32)
     delta = preference_delta(lm, pref, spec=with_system(method_spec("prefedit"), system))
     assert delta.info.extra["system_prompt"] == system

@@ -20,9 +20,11 @@ def system_prompt_option() -> Any:
 def resolve_system_prompt(value: str | None) -> str:
     """``--system-prompt``, else the ``PREFEDIT_SYSTEM_PROMPT`` setting (checked: not blank)."""
     from prefedit.errors import ConfigError
+    from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
     from prefedit.settings import get_settings
 
-    text = value if value is not None else get_settings().system_prompt
+    setting = get_settings().system_prompt
+    text = value if value is not None else setting if setting is not None else DEFAULT_SYSTEM_PROMPT
     if not text.strip():
         raise ConfigError("the system prompt is empty", hint="pass --system-prompt TEXT or unset PREFEDIT_SYSTEM_PROMPT")
     return text
