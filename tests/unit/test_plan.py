@@ -74,3 +74,14 @@ def test_guard_prompts_are_corpus_questions_under_the_plans_system_prompt(tiny) 
     assert plan_preference(tok, PREF).guard_prompts == ()
     plan = plan_preference(tok, PREF, guard=5, system="Be terse.")
     assert plan.guard_prompts == tuple(chat_prompt(tok, q, system="Be terse.") for q in anchor_questions(5))
+
+
+def test_a_blank_deployment_system_prompt_is_refused_and_none_keeps_the_spec() -> None:
+    from prefedit.errors import ConfigError
+    from prefedit.personalize import GUARD_QUESTIONS, method_spec, with_system
+
+    spec = method_spec("prefedit")
+    assert with_system(spec, None) is spec and with_system(spec, spec.system) is spec
+    with pytest.raises(ConfigError, match="system prompt is empty"):
+        with_system(spec, "  ")
+    assert with_system(spec, "Be terse.").guard == GUARD_QUESTIONS
