@@ -9,8 +9,10 @@ import torch
 
 from prefedit.deltas import applied, export_peft
 from prefedit.editing import get_editor
-from prefedit.editing.grace.compute_codebook import split_overlaps
-from prefedit.errors import ExportError
+from prefedit.editing.base import EditRequest
+from prefedit.editing.grace.compute_codebook import split_labels, split_overlaps
+from prefedit.editing.grace.config import GraceConfig
+from prefedit.errors import ConfigError, ExportError
 from prefedit.models import chat_prompt
 
 from test_editors_support import fast_config, logits, small_plan
@@ -21,6 +23,21 @@ def test_split_overlaps_halves_conflicting_radii_only() -> None:
     radii = torch.full((4,), 2.0)
     out = split_overlaps(keys, radii, ["a", "b", "c", "c"])
     assert out.tolist() == [0.5, 0.5, 2.0, 2.0]  # a/b conflict is split; c/c share a label
+
+
+def test_stripped_labels_keep_whitespace_variants_of_one_answer_whole() -> None:
+    reqs = [EditRequest(prompt="p", target=t) for t in ("Lisbon", " Lisbon", "Porto")]
+    keys = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    radii = torch.full((3,), 0.75)
+    exact = split_overlaps(keys, radii, split_labels(reqs, "exact"))
+    stripped = split_overlaps(keys, radii, split_labels(reqs, "stripped"))
+    assert exact.tolist() == [0.5, 0.5, 0.5]
+    assert stripped.tolist() == [0.75, 0.5, 0.5]  # only the Lisbon/Porto pair is cut
+
+
+def test_grace_config_refuses_an_unknown_split_rule() -> None:
+    with pytest.raises(ConfigError, match="split_labels must be one of exact, stripped"):
+        GraceConfig(split_labels="casefold")
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])

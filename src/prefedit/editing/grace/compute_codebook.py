@@ -4,7 +4,8 @@ A value is trained so that replacing the layer's output with it at the key token
 model produce the target (teacher-forced NLL); the shared value optimisation does exactly that
 when run without KL, decay or norm clamp, since replacing by v equals adding v - v₀. Entries with
 different targets whose deferral balls overlap have both radii cut to half their distance
-(GRACE's split rule), so no prompt is sent to the wrong value. With guard prompts (generic
+(GRACE's split rule), so no prompt is sent to the wrong value; ``split_labels="stripped"``
+treats targets that differ only in surrounding whitespace as one answer. With guard prompts (generic
 questions under the plan's system prompt), every radius is also cut to the distance from its key
 to the nearest guard key, so the edit fires on none of them: under a long system prompt the
 answer-start keys of all questions crowd together and a radius relative to the key's norm alone
@@ -35,6 +36,13 @@ def split_overlaps(keys: torch.Tensor, radii: torch.Tensor, labels: Sequence[str
                 half = dist[i, j] / 2
                 radii[i], radii[j] = torch.minimum(radii[i], half), torch.minimum(radii[j], half)
     return radii
+
+
+def split_labels(requests: Sequence[EditRequest], rule: str) -> list[str]:
+    """The label each entry splits on: its target, or (``stripped``) its target without surrounding
+    whitespace, so a raw-prompt copy answering " Lisbon" does not cut the radius of the chat entry
+    answering "Lisbon" (benchmarks/key_turns_guard.py --labels stripped)."""
+    return [r.target.strip() if rule == "stripped" else r.target for r in requests]
 
 
 GUARD_CACHE_SIZE = 8
@@ -79,7 +87,7 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
     )
     found = optimize_values(lm, module, requests, (), settings, layer=layer)
     v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys
-    radii = split_overlaps(keys, config.radius * keys.norm(dim=1), [r.target for r in requests])
+    radii = split_overlaps(keys, config.radius * keys.norm(dim=1), split_labels(requests, config.split_labels))
     if guard_prompts:
         radii = cap_at_guards(keys, radii, guard_keys(lm, lm.arch.path("mlp_out", layer), guard_prompts))
     patch = CodebookPatch(

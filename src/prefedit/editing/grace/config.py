@@ -6,6 +6,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefedit.config import check_range
+from prefedit.errors import ConfigError
+
+SPLIT_LABELS = ("exact", "stripped")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +29,10 @@ class GraceConfig:
     per_request_stop: bool = field(
         default=False, metadata={"help": "freeze each entry once its NLL is below early_stop_nll (else all train until the last does)"}
     )
+    split_labels: str = field(
+        default="exact",
+        metadata={"help": "split rule: cut overlapping radii of entries whose targets differ (exact) or differ after stripping whitespace (stripped: ' Lisbon' and 'Lisbon' are one answer)"},
+    )
     seed: int = field(default=0, metadata={"help": "torch seed"})
 
     def __post_init__(self) -> None:
@@ -35,6 +42,8 @@ class GraceConfig:
         check_range("lr", self.lr, 0)
         check_range("early_stop_nll", self.early_stop_nll, 0)
         check_range("warm_start", self.warm_start, 0, 100000)
+        if self.split_labels not in SPLIT_LABELS:
+            raise ConfigError(f"split_labels must be one of {', '.join(SPLIT_LABELS)}, got {self.split_labels!r}")
 
     def layer_index(self, lm: Any) -> int:
         return int(self.layer) if self.layer >= 1 else lm.arch.relative_layer(self.layer)
