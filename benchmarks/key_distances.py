@@ -5,9 +5,9 @@ This is what sets the codebook radius of the prefedit default (docs/personalize.
 
 Run: ``.venv/bin/python benchmarks/key_distances.py 12,19,24`` (layers).
 """
-import json, sys
-from importlib import resources
+import sys
 import torch
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.models import chat_prompt, load_model
 from prefedit.personalize import MethodSpec
@@ -15,7 +15,7 @@ from prefedit.preferences.clusters import build_cluster
 torch.set_num_threads(1)
 lm = load_model("smollm2-135m-instruct"); tok = lm.tokenizer
 tasks = load_tasks(["../shared/data/upqa/balanced_subset.json"], limit=12, per_user=False)
-probes = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+probes = unrelated_prompts()
 LAYERS = [int(x) for x in sys.argv[1].split(",")]
 def keys(qs):
     out = {l: [] for l in LAYERS}

@@ -5,7 +5,8 @@ For 10 UPQA items, u = M⁻¹k* for the explicit question's key; prints the mean
 the 20 unrelated probe prompts and the mean ratio for the item's own paraphrased, implicit and
 recommendation questions, for M = I, C, C + 10·K0 and C + 100·K0.
 """
-import torch, json, sys
+import torch, sys
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.models import load_model, chat_prompt
 from prefedit.editing.base import EditRequest
 from prefedit.editing.values import keys_at
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 lm=load_model(); tok=lm.tokenizer
 items=load_preferences(ROOT.parent / 'shared/data/upqa/balanced_subset.json')[::10]
-unrel=json.load(open(ROOT / "src/prefedit/data/probes_unrelated.json"))["prompts"]
+unrel=unrelated_prompts()
 def K(L, qs): return keys_at(lm, lm.arch.module("mlp_out",L), [EditRequest(prompt=chat_prompt(tok,q),target="x") for q in qs], ("",))
 for L in [int(x) for x in sys.argv[1].split(",")]:
     C=key_second_moment(lm,[L])[L].double(); K0=answer_start_keys(lm,L).double()

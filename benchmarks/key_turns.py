@@ -2,7 +2,7 @@
 share of questions whose answer-start key falls within a relative radius of the nearest entry
 of that item's ``prefedit`` plan, asked after 0 / 2 / 4 / 10 distractor turns
 (``../shared/data/distractors/inter_turns.json``, as ``prefedit bench --turns`` builds them),
-next to the share of the 20 unrelated probes (``prefedit/data/probes_unrelated.json``) asked
+next to the share of the 20 unrelated probes (``bench.probes.unrelated_prompts``) asked
 after the same turns whose key falls that close: at their answer-start token ("last") and at any
 token of the prompt ("any": the codebook is checked at every position). Keys: the input of the
 MLP output projection at 2/3 depth (the default) and at 0.83 depth; distance relative to the
@@ -14,12 +14,11 @@ Run: ``.venv/bin/python benchmarks/key_turns.py [--n 8] [--threads 2]`` (about 6
 from __future__ import annotations
 
 import argparse
-import json
-from importlib import resources
 from pathlib import Path
 
 import torch
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, conversation
@@ -51,7 +50,7 @@ def main() -> None:
         return dict(seen)
 
     pairs = load_distractor_pairs(DATA / "distractors" / "inter_turns.json")
-    probes = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    probes = unrelated_prompts()
     probe_inputs = {t: [inputs(chat_prompt(tok, p, history=conversation(Context(), pairs, t))) for p in probes] for t in TURNS}
     spec = method_spec("prefedit")
     dist: dict[tuple[float, int, str], list[float]] = {}

@@ -2,7 +2,7 @@
 
 For the first N items of a UPQA file (interleaved by attribute type, as ``prefedit bench
 --limit N`` picks them), each variant edits the item's preference from the statement alone,
-asks its four questions and the 20 unrelated probes of ``prefedit/data/probes_unrelated.json``
+asks its four questions and the 20 unrelated probes (``bench.probes.unrelated_prompts``)
 (same output as the unedited model or not), judge ``match`` (the target, its aliases or the
 cluster targets given in the data). ``--protocol chat`` (default): chat template, fixed system
 prompt, greedy, 48 tokens for questions and 32 for probes; ``--protocol paper``: the bench's
@@ -26,13 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import torch
 
 from prefedit.bench.backends import HFBackend
 from prefedit.bench.judges.match import contains_target
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, render_probe, render_query
@@ -61,7 +61,7 @@ def main() -> None:
     lm = load_model()
     backend = HFBackend(lm)
     items = load_tasks([args.data], limit=args.n, per_user=False).items
-    texts = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]
+    texts = unrelated_prompts()
     probes = [render_probe(backend, args.protocol, Context(), q) for q in texts]
     budgets = [32 if args.protocol == "chat" else b for _, b in probes]
     before = backend.generate([p for p, _ in probes], budgets)

@@ -3,7 +3,7 @@
 For each demo preference (``prefedit/data/demo_preferences.json``), ROME edits from the statement
 alone (the evaluation questions are stripped, as ``prefedit personalize`` does), then asks the
 preference's explicit and paraphrased questions (greedy, 24 tokens, target containment) and the
-20 unrelated probes (``prefedit/data/probes_unrelated.json``, greedy, 32 tokens: same output as
+20 unrelated probes (``bench.probes.unrelated_prompts``, greedy, 32 tokens: same output as
 the unedited model or not).
 
 Run: ``.venv/bin/python benchmarks/rome_locality.py [--variants JSON]``, where JSON maps a name to
@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from importlib import resources
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.deltas import applied
 from prefedit.editing import get_editor
 from prefedit.editing.plan import plan_preference
@@ -35,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     lm = load_model(args.model)
     tok = lm.tokenizer
-    probes = [chat_prompt(tok, q) for q in json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]]
+    probes = [chat_prompt(tok, q) for q in unrelated_prompts()]
     before = generate(lm, probes, max_new_tokens=32)
     with resources.as_file(resources.files("prefedit.data").joinpath("demo_preferences.json")) as p:
         prefs = load_preferences(p)

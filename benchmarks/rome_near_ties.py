@@ -7,8 +7,8 @@ unshrunk edit the figures in docs/editing.md came from).
 """
 import json, sys
 from dataclasses import replace
-from importlib import resources
 import torch
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.deltas import applied
 from prefedit.editing import get_editor
 from prefedit.editing.plan import plan_preference
@@ -17,7 +17,7 @@ from prefedit.preferences import Preference
 
 lm = load_model("smollm2-135m-instruct")
 tok = lm.tokenizer
-probes = [chat_prompt(tok, q) for q in json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]]
+probes = [chat_prompt(tok, q) for q in unrelated_prompts()]
 before = generate(lm, probes, max_new_tokens=32)
 pref = Preference(id="p", statement="I live in Lisbon.", subject="city", target="Lisbon", questions={"explicit": "Which city do I live in?"})
 ed = get_editor("rome")

@@ -3,10 +3,9 @@ many of the 20 unrelated probes keep their 32-token greedy output (how much of d
 
 Run: ``.venv/bin/python benchmarks/rome_value_scale.py``.
 """
-import json, sys
 from dataclasses import replace
-from importlib import resources
 import torch
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.deltas import applied
 from prefedit.deltas.delta import LowRankUpdate
 from prefedit.editing import get_editor
@@ -15,7 +14,7 @@ from prefedit.models import chat_prompt, generate, load_model
 from prefedit.preferences import Preference
 lm = load_model("smollm2-135m-instruct"); tok = lm.tokenizer
 print("dtype", lm.dtype)
-probes = [chat_prompt(tok, q) for q in json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())["prompts"]]
+probes = [chat_prompt(tok, q) for q in unrelated_prompts()]
 before = generate(lm, probes, max_new_tokens=32)
 pref = Preference(id="p", statement="I live in Lisbon.", subject="city", target="Lisbon", questions={"explicit": "Which city do I live in?"})
 ed = get_editor("rome")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import pytest
 import torch
 
+from prefedit.bench.probes import unrelated_prompts
 from prefedit.deltas import applied
 from prefedit.editing import get_editor
 from prefedit.editing.plan import plan_preference
@@ -18,8 +16,7 @@ pytestmark = pytest.mark.smollm2
 
 
 def _unrelated(lm) -> list[str]:
-    data = json.loads(resources.files("prefedit.data").joinpath("probes_unrelated.json").read_text())
-    return [chat_prompt(lm.tokenizer, q) for q in data["prompts"]]
+    return [chat_prompt(lm.tokenizer, q) for q in unrelated_prompts()]
 
 
 def test_one_edit_answers_explicit_question_and_keeps_unrelated_outputs(smollm2) -> None:
