@@ -50,12 +50,25 @@ class CodebookPatch:
     """Replace ``module``'s output at positions whose input lies within ``radii`` of a key.
 
     keys: ``[n, d_in]``; values: ``[n, d_out]``; radii: ``[n]`` (L2 distance in input space).
+    With ``grow_from`` > 0 a radius widens with the token's position p (its position id):
+    ``radius * max(1, p / grow_from) ** grow_power``, so an entry keyed on a question asked at the
+    start of a conversation still fires when the question comes many turns in, where the same
+    question's key has drifted (benchmarks/key_position.py).
     """
 
     module: str
     keys: torch.Tensor
     values: torch.Tensor
     radii: torch.Tensor
+    grow_from: float = 0.0
+    grow_power: float = 0.0
+
+    @property
+    def grows(self) -> bool:
+        return self.grow_from > 0 and self.grow_power != 0
+
+    def growth(self) -> tuple[float, float]:
+        return (self.grow_from, self.grow_power) if self.grows else (0.0, 0.0)
 
 
 @dataclass
@@ -171,7 +184,10 @@ def apply_delta(lm: Any, delta: Delta, *, safe: bool = False) -> None:
                 for name in originals:
                     if not torch.isfinite(params[name]).all():
                         raise EditError(f"applying the delta would make {name!r} non-finite; nothing was changed")
-        hooks = [_install_patch(lm, p) for p in delta.patches]
+        tracker = PositionTracker(lm.model) if any(p.grows for p in delta.patches) else None
+        if tracker is not None:
+            hooks.append(tracker)
+        hooks += [_install_patch(lm, p, tracker) for p in delta.patches]
     except BaseException:
         with torch.no_grad():
             for name, t in originals.items():
@@ -218,13 +234,65 @@ def applied(lm: Any, delta: Delta | None, *, safe: bool = False) -> Iterator[Non
         revert_delta(lm, delta)
 
 
-def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+class PositionTracker:
+    """Position ids of the tokens in the model's current forward pass, for patches whose radii
+    grow with the position: read from the top-level forward's arguments (``position_ids``, as
+    ``generate`` passes them; else from a 2-D ``attention_mask``, else from the cache length)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.current: torch.Tensor | None = None
+        self.handle = model.register_forward_pre_hook(self._record, with_kwargs=True)
+
+    def _record(self, _m: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.current = forward_positions(args, kwargs)
+
+    def remove(self) -> None:
+        self.handle.remove()
+        self.current = None
+
+
+def forward_positions(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``[batch or 1, tokens]`` position ids of a causal LM forward call (None when unknowable)."""
+    if kwargs.get("position_ids") is not None:
+        return kwargs["position_ids"]  # type: ignore[no-any-return]
+    ids = kwargs.get("input_ids", args[0] if args else None)
+    embeds = kwargs.get("inputs_embeds")
+    tokens = ids.shape[-1] if isinstance(ids, torch.Tensor) else embeds.shape[1] if isinstance(embeds, torch.Tensor) else None
+    if tokens is None:
+        return None
+    mask = kwargs.get("attention_mask")
+    if isinstance(mask, torch.Tensor) and mask.dim() == 2:
+        return (mask.long().cumsum(-1) - 1).clamp(min=0)[:, -tokens:]
+    if kwargs.get("cache_position") is not None:
+        return kwargs["cache_position"].unsqueeze(0)  # type: ignore[no-any-return]
+    past = kwargs.get("past_key_values")
+    start = past.get_seq_length() if past is not None and hasattr(past, "get_seq_length") else 0
+    return torch.arange(start, start + tokens).unsqueeze(0)
+
+
+def _flat_positions(positions: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    # One position per row of x.reshape(-1, d); a forward that bypassed the model's own forward
+    # (e.g. resumed at a layer) is taken to start at position 0.
+    batch, tokens = (1, x.shape[0]) if x.dim() == 2 else (x.shape[0], x.shape[1])
+    if positions is None or positions.shape[-1] != tokens or positions.shape[0] not in (1, batch):
+        positions = torch.arange(tokens).unsqueeze(0)
+    return positions.to(x.device).expand(batch, tokens).reshape(-1).float()
+
+
+def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor,
+                    positions: torch.Tensor | None = None) -> torch.Tensor:
     """``output`` with the positions whose input ``x`` lies within an entry's radius replaced
-    by that entry's value (the nearest entry; ``output`` itself when nothing is hit)."""
+    by that entry's value (the nearest entry; ``output`` itself when nothing is hit).
+    ``positions``: the tokens' position ids (``[batch or 1, tokens]``), used when the patch's
+    radii grow with the position."""
     keys = patch.keys.to(x.device, torch.float32)
     dist = torch.cdist(x.float().reshape(-1, x.shape[-1]), keys)  # [b*t, n]
     best, idx = dist.min(dim=-1)
-    hit = best <= patch.radii.to(x.device, torch.float32)[idx]
+    radius = patch.radii.to(x.device, torch.float32)[idx]
+    if patch.grows:
+        grown = (_flat_positions(positions, x) / patch.grow_from).clamp(min=1.0) ** patch.grow_power
+        radius = radius * grown
+    hit = best <= radius
     if not hit.any():
         return output
     out = output.reshape(-1, output.shape[-1]).clone()
@@ -232,9 +300,11 @@ def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor)
     return out.reshape(output.shape)
 
 
-def _install_patch(lm: Any, patch: CodebookPatch) -> Any:
+def _install_patch(lm: Any, patch: CodebookPatch, tracker: PositionTracker | None) -> Any:
     module = lm.model.get_submodule(patch.module)
-    return module.register_forward_hook(lambda _mod, args, output: codebook_output(patch, args[0], output))
+    return module.register_forward_hook(
+        lambda _mod, args, output: codebook_output(patch, args[0], output, tracker.current if tracker else None)
+    )
 
 
 def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
@@ -255,12 +325,13 @@ def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
                 updates[key] = LowRankUpdate(u.param, torch.cat([prev.up, u.up], 1), torch.cat([prev.down, u.down], 0))
             else:
                 updates[key] = DenseUpdate(u.param, prev.diff + u.diff)  # type: ignore[union-attr]
-    patches: dict[str, CodebookPatch] = {}
+    patches: dict[tuple[str, tuple[float, float]], CodebookPatch] = {}  # merged per module and growth rule
     for d in deltas:
         for p in d.patches:
-            q = patches.get(p.module)
-            patches[p.module] = p if q is None else CodebookPatch(
-                p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii])
+            q = patches.get((p.module, p.growth()))
+            patches[(p.module, p.growth())] = p if q is None else CodebookPatch(
+                p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii]),
+                p.grow_from, p.grow_power,
             )
     first = deltas[0].info
     systems = {d.info.extra.get("system_prompt") for d in deltas}  # the prompt the edits were keyed under, when they agree

@@ -35,7 +35,7 @@ def delta_to_tensors(delta: Delta, storage: str = "float32") -> tuple[dict[str, 
     for i, p in enumerate(delta.patches):
         tensors[f"p{i}.keys"], tensors[f"p{i}.values"] = p.keys.to(dt), p.values.to(dt)
         tensors[f"p{i}.radii"] = p.radii.float()
-        entries.append({"kind": "codebook", "module": p.module})
+        entries.append({"kind": "codebook", "module": p.module, **({"grow_from": p.grow_from, "grow_power": p.grow_power} if p.grows else {})})
     description = {
         "format": FORMAT,
         "prefedit_version": __version__,
@@ -91,7 +91,8 @@ def load_delta(path: str | Path) -> Delta:
                 ui += 1
             else:
                 patches.append(
-                    CodebookPatch(e["module"], f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii"))
+                    CodebookPatch(e["module"], f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii"),
+                                  float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)))
                 )
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prefedit.deltas.delta import CodebookPatch, Delta, LowRankUpdate, check_compatible, codebook_output
+from prefedit.deltas.delta import CodebookPatch, Delta, LowRankUpdate, PositionTracker, check_compatible, codebook_output
 
 
 def _linear_of(lm: Any, param: str) -> nn.Linear | None:
@@ -58,6 +58,7 @@ class Routed:
             for p in d.patches if d is not None else []:
                 self.patches.setdefault(p.module, []).append((i, p))
         self.handles: list[Any] = []
+        self.tracker: PositionTracker | None = None
 
     def rows(self, route: Sequence[int]) -> None:
         self.route = torch.tensor(list(route), dtype=torch.long)
@@ -66,6 +67,9 @@ class Routed:
         return sorted(set(self.weights) | set(self.patches))
 
     def __enter__(self) -> Routed:
+        if any(p.grows for entries in self.patches.values() for _, p in entries):
+            self.tracker = PositionTracker(self.lm.model)
+            self.handles.append(self.tracker)
         for name in self.touched_modules():
             module = self.lm.model.get_submodule(name)
             self.handles.append(module.register_forward_hook(self._hook(name)))
@@ -76,6 +80,7 @@ class Routed:
             h.remove()
         self.handles = []
         self.route = None
+        self.tracker = None
 
     def _hook(self, name: str) -> Any:
         weights, patches = self.weights.get(name, []), self.patches.get(name, [])
@@ -98,11 +103,13 @@ class Routed:
                     add = xs @ u.diff.to(xs.device, xs.dtype).t()
                 out = out.clone() if out is output else out
                 out[sel] = out[sel] + add
+            positions = self.tracker.current if self.tracker is not None else None
             for i, p in patches:
                 sel = route == i
                 if bool(sel.any()):
                     out = out.clone() if out is output else out
-                    out[sel] = codebook_output(p, x[sel], out[sel])
+                    rows = positions[sel] if positions is not None and positions.shape[0] == sel.shape[0] else positions
+                    out[sel] = codebook_output(p, x[sel], out[sel], rows)
             return out
 
         return hook

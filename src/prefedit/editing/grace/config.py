@@ -33,6 +33,11 @@ class GraceConfig:
         default="exact",
         metadata={"help": "split rule: cut overlapping radii of entries whose targets differ (exact) or differ after stripping whitespace (stripped: ' Lisbon' and 'Lisbon' are one answer)"},
     )
+    grow_from: float = field(
+        default=0.0,
+        metadata={"help": "position (tokens) from which radii widen as max(1, p / grow_from) ** grow_power, so edits still fire many turns into a conversation (0 = fixed radii)"},
+    )
+    grow_power: float = field(default=0.0, metadata={"help": "exponent of that widening (0 = fixed radii)"})
     seed: int = field(default=0, metadata={"help": "torch seed"})
 
     def __post_init__(self) -> None:
@@ -42,6 +47,8 @@ class GraceConfig:
         check_range("lr", self.lr, 0)
         check_range("early_stop_nll", self.early_stop_nll, 0)
         check_range("warm_start", self.warm_start, 0, 100000)
+        check_range("grow_from", self.grow_from, 0)
+        check_range("grow_power", self.grow_power, 0, 1)
         if self.split_labels not in SPLIT_LABELS:
             raise ConfigError(f"split_labels must be one of {', '.join(SPLIT_LABELS)}, got {self.split_labels!r}")
 
