@@ -57,8 +57,12 @@ def method_spec(method: str) -> MethodSpec:
         # exactly as before. The values are trained on 2 entries per target first, every entry
         # starts from their mean value and stops on its own once its target NLL is below 0.05
         # (2.1x faster than training all 37 until the slowest converges:
-        # benchmarks/prefedit_value_speed.py). docs/personalize.md has the measured tables and
-        # the commands.
+        # benchmarks/prefedit_value_speed.py). Entries answering the same target up to spaces
+        # (" Lisbon" raw, "Lisbon" chat) do not cut each other's radius, and radii widen with the
+        # token's position from 96 tokens on (x max(1, p/96)^0.12: x1.17 after two distractor
+        # turns, x1.44 after ten), so an edit still fires when its question comes many turns into
+        # a conversation (benchmarks/key_position.py, method_screen.py --turns 2,4,10).
+        # docs/personalize.md has the measured tables and the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),
@@ -67,7 +71,8 @@ def method_spec(method: str) -> MethodSpec:
             recommendation=3,
             answers="target",
             raw=3,
-            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "per_request_stop": True},
+            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "per_request_stop": True,
+                              "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12},
         )
     import prefedit.editing  # noqa: F401  (registers the editors)
 

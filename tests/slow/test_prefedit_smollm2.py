@@ -56,3 +56,45 @@ def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2)
     assert pref.target.lower() in answer.lower(), answer
     same = sum(a == b for a, b in zip(before, after, strict=True))
     assert same >= 18, f"only {same}/20 unrelated prompts kept their greedy output (19/20 measured; 17/20 without guard prompts)"
+
+
+def _corpus_turns(n: int) -> list[dict[str, str]]:
+    """The last ``n`` question-answer pairs of the shipped chat corpus (SmolLM2's own answers;
+    the guard questions are the first 128), as conversation turns."""
+    from importlib import resources
+    import json
+
+    rows = [json.loads(line) for line in resources.files("prefedit.data").joinpath("corpus_chat_v1.jsonl").read_text().splitlines() if line.strip()]
+    turns: list[dict[str, str]] = []
+    for r in rows[-n:]:
+        turns += [{"role": "user", "content": r["question"]}, {"role": "assistant", "content": r["answer"]}]
+    return turns
+
+
+def test_default_edit_still_answers_several_turns_into_a_conversation(smollm2) -> None:
+    """The codebook's radii widen with the token's position, so a question asked after five
+    unrelated turns (about 770 tokens) can still reach its entry where with fixed radii it does
+    not, and the widening changes no more of the unrelated prompts asked after the same turns
+    than fixed radii do. (Here the Lisbon edit fires after five turns, the Miso one does not; the
+    Miso edit also fires on the first turn's question "What should I know before adopting a
+    plant?", at position 28 where no radius has grown, and 4 of the 20 prompts after it changed.)"""
+    from dataclasses import replace
+
+    from prefedit.personalize import method_spec
+
+    lm = smollm2
+    history = _corpus_turns(5)
+    unrelated = [chat_prompt(lm.tokenizer, q, history=history) for q in unrelated_prompts()]
+    before = generate(lm, unrelated, max_new_tokens=32)
+    spec = method_spec("prefedit")
+    fixed = replace(spec, editor_overrides={**spec.editor_overrides, "grow_from": 0.0})
+    hits: dict[str, list[bool]] = {"grown": [], "fixed": []}
+    for pref in PREFERENCES:
+        question = chat_prompt(lm.tokenizer, pref.explicit_question, history=history)
+        same = {}
+        for name, variant in (("grown", spec), ("fixed", fixed)):
+            with applied(lm, preference_delta(lm, pref, spec=variant)):
+                hits[name].append(pref.target.lower() in generate(lm, [question], max_new_tokens=24)[0].lower())
+                same[name] = sum(a == b for a, b in zip(before, generate(lm, unrelated, max_new_tokens=32), strict=True))
+        assert same["grown"] >= same["fixed"] - 1, f"{pref.id}: unrelated prompts unchanged after five turns {same}"
+    assert hits["grown"][0] and sum(hits["grown"]) > sum(hits["fixed"]), hits
