@@ -140,8 +140,8 @@ def _fixed() -> dict[str, BenchMethod]:
         BenchMethod(name="sft-lora", kind="sft", description="LoRA fine-tuning (peft, r 8, every layer) on the preference's QA pairs"),
         BenchMethod(name=DEFAULT_METHOD, kind="edit", editor=method_spec(DEFAULT_METHOD).editor, spec=_editor_spec(DEFAULT_METHOD),
                     description="our default: a GRACE codebook at 2/3 depth keyed on the answer-start token of chat-templated "
-                    "template questions (explicit, paraphrased, implicit, recommendation) and on some of them asked raw; "
-                    "prompts far from them are untouched"),
+                    "template questions (explicit, paraphrased, implicit, recommendation) and on some of them asked raw, "
+                    "radii widening with the token's position; prompts far from them are untouched"),
         BenchMethod(name="paper-ice", kind="prompt", context=_ice,
                     description="the reference's ICE prompt as released: the preference is given only for explicit and "
                     "paraphrased (and multi-turn) questions, omitted for implicit and recommendation questions"),
