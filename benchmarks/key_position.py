@@ -26,7 +26,7 @@ from prefedit.bench.tasks.distractors import load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, conversation
 from prefedit.editing.anchors import anchor_questions
 from prefedit.editing.grace.compute_codebook import cap_at_guards, split_labels, split_overlaps
-from prefedit.editing.hooks import StopForward
+from prefedit.editing.hooks import module_inputs
 from prefedit.models import chat_prompt, load_model
 from prefedit.personalize import GUARD_QUESTIONS, method_spec, plan_for
 
@@ -49,21 +49,9 @@ def main() -> None:
     tok = lm.tokenizer
     spec = method_spec("prefedit")
     module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
-    seen: dict[str, torch.Tensor] = {}
 
-    def grab(_m: torch.nn.Module, a: tuple[torch.Tensor, ...]) -> None:
-        seen["h"] = a[0][0].detach().clone()
-        raise StopForward
-
-    module.register_forward_pre_hook(grab)
-
-    @torch.no_grad()
     def inputs(prompt: str) -> torch.Tensor:
-        try:
-            lm.model(input_ids=tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids, use_cache=False)
-        except StopForward:
-            pass
-        return seen["h"]
+        return module_inputs(lm, module, prompt)
 
     pairs = load_distractor_pairs(DATA / "distractors" / "inter_turns.json")
     probe_h = {t: [inputs(chat_prompt(tok, p, history=conversation(Context(), pairs, t))) for p in unrelated_prompts()] for t in P_TURNS}

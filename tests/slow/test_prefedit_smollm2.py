@@ -61,10 +61,9 @@ def test_edits_keyed_under_the_deployment_system_prompt_answer_under_it(smollm2)
 def _corpus_turns(n: int) -> list[dict[str, str]]:
     """The last ``n`` question-answer pairs of the shipped chat corpus (SmolLM2's own answers;
     the guard questions are the first 128), as conversation turns."""
-    from importlib import resources
-    import json
+    from prefedit.editing.stats import corpus_rows
 
-    rows = [json.loads(line) for line in resources.files("prefedit.data").joinpath("corpus_chat_v1.jsonl").read_text().splitlines() if line.strip()]
+    rows = corpus_rows("chat-v1")
     turns: list[dict[str, str]] = []
     for r in rows[-n:]:
         turns += [{"role": "user", "content": r["question"]}, {"role": "assistant", "content": r["answer"]}]

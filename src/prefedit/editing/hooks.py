@@ -39,6 +39,16 @@ def capture(module: nn.Module, *, inputs: bool = True, stop: bool = False) -> It
         handle.remove()
 
 
+@torch.no_grad()
+def module_inputs(lm: Any, module: nn.Module, text: str) -> torch.Tensor:
+    """``module``'s first input at every token of ``text`` (``[tokens, d_in]``); the forward
+    stops at the module."""
+    ids = lm.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids.to(lm.device)
+    with capture(module, stop=True) as seen, contextlib.suppress(StopForward):
+        lm.model(input_ids=ids, use_cache=False)
+    return seen[0][0]
+
+
 @contextlib.contextmanager
 def add_at_positions(module: nn.Module, vector: torch.Tensor, positions: torch.Tensor) -> Iterator[None]:
     """Add ``vector`` ([d] or [B, d]) to the module's output at ``positions`` ([B]) of each row."""

@@ -5,13 +5,13 @@ model produce the target (teacher-forced NLL); the shared value optimisation doe
 when run without KL, decay or norm clamp, since replacing by v equals adding v - v₀. Entries with
 different targets whose deferral balls overlap have both radii cut to half their distance
 (GRACE's split rule), so no prompt is sent to the wrong value; ``split_labels="stripped"``
-treats targets that differ only in surrounding whitespace as one answer. ``grow_from`` /
-``grow_power`` let the radii widen with the token's position (``CodebookPatch``); the guard
-caps the radius at the start of a conversation, where the guard questions are asked. With guard prompts (generic
-questions under the plan's system prompt), every radius is also cut to the distance from its key
-to the nearest guard key, so the edit fires on none of them: under a long system prompt the
-answer-start keys of all questions crowd together and a radius relative to the key's norm alone
-would reach unrelated ones (benchmarks/key_guard.py).
+treats targets that differ only in surrounding whitespace as one answer. With guard prompts
+(generic questions under the plan's system prompt), every radius is also cut to the distance
+from its key to the nearest guard key, so the edit fires on none of them: under a long system
+prompt the answer-start keys of all questions crowd together and a radius relative to the key's
+norm alone would reach unrelated ones (benchmarks/key_guard.py). ``grow_from`` / ``grow_power``
+let the radii widen with the token's position (``CodebookPatch``); the guard caps them at the
+start of a conversation, where the guard questions are asked.
 """
 
 from __future__ import annotations
