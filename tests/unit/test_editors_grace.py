@@ -35,9 +35,13 @@ def test_stripped_labels_keep_whitespace_variants_of_one_answer_whole() -> None:
     assert stripped.tolist() == [0.75, 0.5, 0.5]  # only the Lisbon/Porto pair is cut
 
 
-def test_grace_config_refuses_an_unknown_split_rule() -> None:
+def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() -> None:
     with pytest.raises(ConfigError, match="split_labels must be one of exact, stripped"):
         GraceConfig(split_labels="casefold")
+    with pytest.raises(ConfigError, match=r"grow_power must be in \[0, 1\], got 2"):
+        GraceConfig(grow_from=96.0, grow_power=2)
+    with pytest.raises(ConfigError, match="grow_from must be in"):
+        GraceConfig(grow_from=-1.0)
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
