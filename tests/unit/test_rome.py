@@ -225,7 +225,8 @@ def test_split_rows_give_the_logits_of_a_full_forward(tiny, family: str) -> None
     where = batch.labels != -100
     where[2, int(batch.attention_mask[2].sum()) - 1] = True  # a prompt-only row scored at its last token
     with torch.no_grad():
-        cache = lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True).past_key_values
+        out = lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=True)
+        cache = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
         split = SplitRows(lm.model, batch.input_ids, batch.attention_mask, batch.key_pos, tok.pad_token_id or 0, cache=cache)
         full = logits_at(lm.model, batch.input_ids, batch.attention_mask, where)
         cut = logits_at(lm.model, batch.input_ids, batch.attention_mask, where, split)
