@@ -131,3 +131,25 @@ def test_resuming_at_the_edited_layer_scores_like_a_full_pass(tiny) -> None:
     assert [x[1] for x in a] == [x[1] for x in b] == [x[1] for x in b_again]
     assert all(abs(x[0] - y[0]) < 1e-3 for x, y in zip(a, b))
     assert type(lm.model.get_submodule(lm.arch.layers_path)[0]).__name__ != "_Passthrough"
+
+
+@pytest.mark.parametrize(("protocol", "system"), [("chat", "DEFAULT"), ("paper", "PAPER")])
+def test_chat_keyed_edits_are_planned_under_the_protocols_system_prompt(tiny, tmp_path: Path, monkeypatch, protocol, system) -> None:
+    import prefedit.bench.evaluate as evaluate
+    from prefedit.bench.tasks.prompts import PAPER_SYSTEM_PROMPT
+    from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
+
+    seen: dict[str, object] = {}
+    real = evaluate.compute_delta
+
+    def spy(method, lm, pref, spec, seed):
+        seen[method.name] = spec
+        return real(method, lm, pref, spec, seed)
+
+    monkeypatch.setattr(evaluate, "compute_delta", spy)
+    cfg = BenchConfig(data=(data(tmp_path, [row(0, product_recommendation_question="Suggest a toy.")]),), methods=("grace", "paper-grace"), out=str(tmp_path / "o"), protocol=protocol,
+                      isolate=False, locality=False, retention_checkpoints=(), query_types=("recommendation",))
+    run_bench(cfg, backend=HFBackend(tiny("llama")))
+    want = {"DEFAULT": DEFAULT_SYSTEM_PROMPT, "PAPER": PAPER_SYSTEM_PROMPT}[system]
+    assert seen["grace"].system == want and bool(seen["grace"].guard) == (protocol == "paper")
+    assert seen["paper-grace"].style == "subject" and seen["paper-grace"].system == DEFAULT_SYSTEM_PROMPT  # the reference's plan: untouched

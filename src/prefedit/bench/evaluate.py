@@ -20,10 +20,11 @@ from prefedit.bench.methods import BenchMethod, ContextInput, compute_delta
 from prefedit.bench.probes import LocalityChecker, Probe, other_item_pool, pick_others, retention_accuracy, retention_probes, retention_prompts, unrelated_prompts
 from prefedit.bench.rundir import RunDir
 from prefedit.bench.tasks.data import BenchItem, TaskSet
-from prefedit.bench.tasks.prompts import CHAT_BUDGET, Context, render_query
+from prefedit.bench.tasks.prompts import CHAT_BUDGET, Context, chat_system_prompt, render_query
 from prefedit.deltas import Delta, applied, compose
 from prefedit.errors import EditError
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
+from prefedit.personalize import with_system
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ class MethodEval:
             self.embedder = Embedder()
         if self.method.spec is not None:
             self.spec, self.dropped = self.method.spec(self.backend.lm, self.cfg.seed)
+            if self.spec.style == "chat":
+                # Keyed under the system prompt the protocol asks chat-templated questions with,
+                # as a deployment sets --system-prompt (no change under the chat protocol).
+                self.spec = with_system(self.spec, chat_system_prompt(self.cfg.protocol))
 
     def _replies(self) -> None:
         """The model's own reply to each statement (turn 1), generated once per item and cached."""

@@ -15,13 +15,16 @@ from prefedit.bench.tasks.prompts import (
     render_query,
 )
 
-TASK_VERSION = 2
+TASK_VERSION = 3
 CHANGELOG = (
     "1: UPQA + multi-turn tasks; chat protocol (fixed system prompt, 48 new tokens) and paper protocol "
     "(raw prompt; recommendation with the reference's concise system message; budget = target tokens, +8 "
     "for non-explicit types); judges match/embed/llm.",
     "2: retention probes are asked under the chat protocol in every run (under the paper protocol's raw "
     "prompts and short budgets the unedited model answered none of them).",
+    "3: methods that key their edits on chat-templated prompts plan them under the system prompt the "
+    "protocol asks its chat-templated questions with (paper protocol: the reference's concise message, "
+    "with prefedit's guard questions), as a deployment sets --system-prompt; no change under chat.",
 )
 
 __all__ = [

@@ -31,6 +31,13 @@ PAPER_SYSTEM_PROMPT = (
 Message = dict[str, str]
 
 
+def chat_system_prompt(protocol: str) -> str:
+    """The system prompt ``protocol`` asks its chat-templated questions under (the paper
+    protocol: its recommendation questions). Edits keyed on chat prompts are planned under it,
+    as a deployment that answers under its own system prompt sets ``--system-prompt``."""
+    return DEFAULT_SYSTEM_PROMPT if protocol == "chat" else PAPER_SYSTEM_PROMPT
+
+
 @dataclass(frozen=True)
 class Context:
     """What a method adds around a question (empty for zero-shot and for editors)."""
@@ -94,7 +101,7 @@ def render_query(
         return _chat(backend, DEFAULT_SYSTEM_PROMPT, ctx, history, question), CHAT_BUDGET
     budget = backend.n_tokens(target) + (0 if query_type == "explicit" else PAPER_EXTRA_TOKENS)
     if query_type == "recommendation":
-        return _chat(backend, PAPER_SYSTEM_PROMPT, ctx, history, question), budget
+        return _chat(backend, chat_system_prompt(protocol), ctx, history, question), budget
     return _raw(backend, ctx, history, question), budget
 
 
