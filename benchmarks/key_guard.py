@@ -9,7 +9,11 @@ For ``--limit`` UPQA items, under prefedit's default system prompt and under a d
 (``--system``): the share of explicit, paraphrased and implicit questions and of the 20 unrelated
 locality prompts whose key lies within some entry's radius.
 
-Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--margins 1.0,0.8]``
+``--widen 1.2,1.4`` adds rows for radii widened up to that factor short of ``--widen-margin`` x
+the nearest guard distance (``cap_at_guards``; capped first under the deployment prompt, as
+``with_system`` keys it, uncapped under the default prompt, as ``prefedit`` keys it).
+
+Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--margins 1.0,0.8] [--widen 1.4]``
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.editing.anchors import anchor_questions
 from prefedit.editing.base import EditRequest
-from prefedit.editing.grace.compute_codebook import split_overlaps
+from prefedit.editing.grace.compute_codebook import cap_at_guards, split_labels, split_overlaps
 from prefedit.editing.values import keys_at
 from prefedit.models import chat_prompt, load_model
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
@@ -38,6 +42,8 @@ def main() -> None:
     ap.add_argument("--guards", type=int, default=64)
     ap.add_argument("--margins", default="1.0,0.8,0.6")
     ap.add_argument("--system", default=SOL)
+    ap.add_argument("--widen", default="", help="comma-separated widening factors (default none)")
+    ap.add_argument("--widen-margin", type=float, default=0.9)
     args = ap.parse_args()
     torch.set_num_threads(1)
     lm = load_model("smollm2-135m-instruct")
@@ -48,6 +54,7 @@ def main() -> None:
     guards = anchor_questions(args.guards)
     assert not set(guards) & set(unrelated)
     margins = [None, *(float(m) for m in args.margins.split(","))]
+    widens = [float(w) for w in args.widen.split(",") if w]
 
     def keys(prompts: list[str]) -> torch.Tensor:
         return keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))
@@ -62,18 +69,20 @@ def main() -> None:
         for it in items:
             plan = plan_for(lm, it.edit_view(), s)
             k = keys([r.prompt for r in plan.requests])
-            radii = split_overlaps(k, spec.editor_overrides["radius"] * k.norm(dim=1), [r.target for r in plan.requests])
+            radii = split_overlaps(k, spec.editor_overrides["radius"] * k.norm(dim=1), split_labels(plan.requests, spec.editor_overrides["split_labels"]))
             asked = {q: keys([chat_prompt(lm.tokenizer, it.questions[q], system=system)]) for q in ("explicit", "paraphrased", "implicit")}
             nearest_guard = torch.cdist(k, guard_keys).min(dim=1).values
-            for m in margins:
-                r = radii if m is None else torch.minimum(radii, m * nearest_guard)
+            caps: dict[object, torch.Tensor] = {m: radii if m is None else torch.minimum(radii, m * nearest_guard) for m in margins}
+            for w in widens:
+                caps[f"widen {w}"] = cap_at_guards(k, radii, guard_keys, cap=label == "deployment", widen=w, margin=args.widen_margin)
+            for m, r in caps.items():
+                f_m = fired.setdefault(m, {"explicit": 0, "paraphrased": 0, "implicit": 0, "unrelated": 0})
                 for q, qk in asked.items():
-                    fired[m][q] += bool((torch.cdist(qk, k)[0] < r).any())
-                fired[m]["unrelated"] += int((torch.cdist(probe_keys, k) < r).any(dim=1).sum())
+                    f_m[q] += bool((torch.cdist(qk, k)[0] < r).any())
+                f_m["unrelated"] += int((torch.cdist(probe_keys, k) < r).any(dim=1).sum())
         n = len(items)
-        for m in margins:
-            f = fired[m]
-            cap = "none" if m is None else f"{m} x nearest guard"
+        for m, f in fired.items():
+            cap = "none" if m is None else m if isinstance(m, str) else f"{m} x nearest guard"
             print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |")
 
 

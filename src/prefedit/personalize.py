@@ -45,6 +45,9 @@ class MethodSpec:
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
+GUARD_QUESTIONS = 128  # of the 133 questions of the shipped chat corpus
+
+
 def method_spec(method: str) -> MethodSpec:
     """The MethodSpec of ``prefedit`` (our default) or of a bare editor name (chat plan, explicit question)."""
     if method == DEFAULT_METHOD:
@@ -72,16 +75,15 @@ def method_spec(method: str) -> MethodSpec:
             answers="target",
             raw=3,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "per_request_stop": True,
-                              "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12},
+                              "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
+                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9},
+            guard=GUARD_QUESTIONS,
         )
     import prefedit.editing  # noqa: F401  (registers the editors)
 
     if method in EDITORS:
         return MethodSpec(editor=method)
     raise UnknownNameError(EDITORS.unknown_message(method).replace("unknown editor", "unknown method") + f", {DEFAULT_METHOD!r}")
-
-
-GUARD_QUESTIONS = 128  # of the 133 questions of the shipped chat corpus
 
 
 def with_system(spec: MethodSpec, system: str | None) -> MethodSpec:
@@ -97,7 +99,10 @@ def with_system(spec: MethodSpec, system: str | None) -> MethodSpec:
         return spec
     if not system.strip():
         raise ConfigError("the system prompt is empty", hint="pass the text the deployment puts in its system message")
-    return replace(spec, system=system, guard=spec.guard or GUARD_QUESTIONS)
+    overrides = spec.editor_overrides
+    if "guard_cap" in overrides:  # crowded keys: the guards cap every radius, and none widens (key_guard.py --widen)
+        overrides = {**overrides, "guard_cap": True, "widen": 1.0}
+    return replace(spec, system=system, guard=spec.guard or GUARD_QUESTIONS, editor_overrides=overrides)
 
 
 def plan_for(lm: Any, pref: Preference, spec: MethodSpec) -> EditPlan:

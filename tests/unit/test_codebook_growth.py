@@ -32,6 +32,27 @@ def test_radius_widens_with_position_only_past_grow_from() -> None:
     assert both[:, 2, 0].tolist() == [7.0, 7.0] and both[:, :2].abs().sum() == 0
 
 
+def test_a_wide_radius_holds_at_the_start_and_is_not_grown_by_the_position() -> None:
+    x = torch.tensor([[[1.5, 0.0], [2.5, 0.0], [2.5, 0.0]]])  # distances 1.5, 2.5, 2.5; radius 1, wide 2
+    out = torch.zeros(1, 3, 2)
+    positions = torch.tensor([[10, 25, 225]])  # growth (p / 25) ** 0.5: 1, 1, 3
+    patch = CodebookPatch("m", torch.zeros(1, 2), torch.full((1, 2), 7.0), torch.ones(1), 25.0, 0.5, torch.full((1,), 2.0))
+    got = codebook_output(patch, x, out, positions)
+    assert got[0, :, 0].tolist() == [7.0, 0.0, 7.0]  # wide radius at the start; the grown plain radius (3) late, not 2 x 3
+
+
+def test_wide_radii_survive_save_load_and_compose_with_plain_patches(tmp_path) -> None:
+    wide = CodebookPatch("m", torch.zeros(1, 2), torch.ones(1, 2), torch.ones(1), 96.0, 0.1, torch.full((1,), 1.5))
+    plain = CodebookPatch("m", torch.ones(1, 2), torch.ones(1, 2), torch.full((1,), 0.5), 96.0, 0.1)
+    info = DeltaInfo(editor="grace", fingerprint="f")
+    save_delta(Delta(info=info, patches=[wide]), tmp_path / "d.safetensors")
+    back = load_delta(tmp_path / "d.safetensors").patches[0]
+    assert back.wide_radii is not None and back.wide_radii.tolist() == [1.5]
+    merged = compose([Delta(info=info, patches=[wide]), Delta(info=info, patches=[plain])]).patches
+    assert len(merged) == 1 and merged[0].wide_radii.tolist() == [1.5, 0.5]  # the plain entry's reach is its own radius
+    assert compose([Delta(info=info, patches=[plain])] * 2).patches[0].wide_radii is None
+
+
 def _seen_positions(lm, run) -> list[torch.Tensor]:
     tracker = PositionTracker(lm.model)
     seen: list[torch.Tensor] = []

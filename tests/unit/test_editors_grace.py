@@ -10,7 +10,7 @@ import torch
 from prefedit.deltas import applied, export_peft
 from prefedit.editing import get_editor
 from prefedit.editing.base import EditRequest
-from prefedit.editing.grace.compute_codebook import split_labels, split_overlaps
+from prefedit.editing.grace.compute_codebook import cap_at_guards, split_labels, split_overlaps
 from prefedit.editing.grace.config import GraceConfig
 from prefedit.errors import ConfigError, ExportError
 from prefedit.models import chat_prompt
@@ -35,6 +35,28 @@ def test_stripped_labels_keep_whitespace_variants_of_one_answer_whole() -> None:
     assert stripped.tolist() == [0.75, 0.5, 0.5]  # only the Lisbon/Porto pair is cut
 
 
+def test_guard_widening_grows_radii_only_as_far_as_the_guards_allow() -> None:
+    keys = torch.tensor([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    radii = torch.tensor([1.0, 1.0, 1.0])
+    guards = torch.tensor([[0.0, 3.0], [10.0, 1.2], [20.0, 0.5]])  # guard distances 3, 1.2, 0.5
+    assert cap_at_guards(keys, radii, guards).tolist() == [1.0, 1.0, 0.5]  # the plain cap
+    capped = cap_at_guards(keys, radii, guards, widen=1.5, margin=0.9)
+    assert capped.tolist() == pytest.approx([1.5, 1.08, 0.5])  # widen to 1.5 or to 0.9 x the guard, never past it
+    kept = cap_at_guards(keys, radii, guards, cap=False, widen=1.5, margin=0.9)
+    assert kept.tolist() == pytest.approx([1.5, 1.08, 1.0])  # without the cap no radius shrinks
+    assert cap_at_guards(keys, radii, guards, cap=False).tolist() == [1.0, 1.0, 1.0]
+    assert torch.equal(cap_at_guards(keys, radii, torch.empty(0, 2), widen=2.0), radii)  # no guards: nothing to widen into
+
+
+def test_a_deployment_prompt_turns_the_guard_cap_back_on_and_the_widening_off() -> None:
+    from prefedit.personalize import method_spec, with_system
+
+    spec = method_spec("prefedit")
+    assert spec.guard and spec.editor_overrides["guard_cap"] is False  # default prompt: guards bound the widening only
+    deployed = with_system(spec, "You are Sol, a travel agent's assistant.")
+    assert deployed.editor_overrides["guard_cap"] is True and deployed.editor_overrides["widen"] == 1.0 and deployed.guard == spec.guard
+
+
 def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() -> None:
     with pytest.raises(ConfigError, match="split_labels must be one of exact, stripped"):
         GraceConfig(split_labels="casefold")
@@ -42,6 +64,10 @@ def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() ->
         GraceConfig(grow_from=96.0, grow_power=2)
     with pytest.raises(ConfigError, match="grow_from must be in"):
         GraceConfig(grow_from=-1.0)
+    with pytest.raises(ConfigError, match="widen must be in"):
+        GraceConfig(widen=0.5)
+    with pytest.raises(ConfigError, match="widen_margin must be in"):
+        GraceConfig(widen_margin=1.5)
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
@@ -132,3 +158,19 @@ def test_guard_prompts_cap_the_radii_so_no_guards_answer_start_key_lies_inside(t
     assert not (torch.cdist(guarded.keys, g) < guarded.radii[:, None]).any()
     assert (guarded.radii <= wide.radii).all() and (guarded.radii < wide.radii).any()
     assert torch.equal(guarded.keys, wide.keys)
+
+
+def test_widened_entries_keep_their_plain_radius_and_stop_short_of_the_guards(tiny) -> None:
+    from prefedit.editing.grace.compute_codebook import guard_keys
+
+    lm = tiny("llama")
+    plan = small_plan(lm, 2)
+    guards = tuple(chat_prompt(lm.tokenizer, q) for q in ("What is my hobbyy?", "Where do I live now?", "Tell me about the sea."))
+    config = fast_config("grace", lm, steps=30, radius=0.05)
+    plain = get_editor("grace").compute(lm, replace(plan, guard_prompts=guards), replace(config, guard_cap=False)).patches[0]
+    wide = get_editor("grace").compute(lm, replace(plan, guard_prompts=guards), replace(config, guard_cap=False, widen=50.0)).patches[0]
+    assert plain.wide_radii is None and torch.equal(wide.radii, plain.radii)
+    g = guard_keys(lm, wide.module, guards)
+    nearest = torch.cdist(wide.keys, g).min(dim=1).values
+    assert (wide.wide_radii >= wide.radii).all() and (wide.wide_radii > wide.radii).any()
+    assert (wide.wide_radii <= torch.maximum(wide.radii, 0.9 * nearest) + 1e-6).all()

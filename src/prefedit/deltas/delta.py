@@ -53,7 +53,10 @@ class CodebookPatch:
     With ``grow_from`` > 0 a radius widens with the token's position p (its position id):
     ``radius * max(1, p / grow_from) ** grow_power``, so an entry keyed on a question asked at the
     start of a conversation still fires when the question comes many turns in, where the same
-    question's key has drifted (benchmarks/key_position.py).
+    question's key has drifted (benchmarks/key_position.py). ``wide_radii`` (``[n]``, optional):
+    a fixed radius per entry that does not grow; an entry reaches ``max(grown radius, wide
+    radius)``, so a radius widened at the start of a conversation is not widened again by the
+    position (which would reach unrelated prompts many turns in).
     """
 
     module: str
@@ -62,6 +65,7 @@ class CodebookPatch:
     radii: torch.Tensor
     grow_from: float = 0.0
     grow_power: float = 0.0
+    wide_radii: torch.Tensor | None = None
 
     @property
     def grows(self) -> bool:
@@ -113,7 +117,7 @@ class Delta:
         for u in self.updates:
             tensors += [u.up, u.down] if isinstance(u, LowRankUpdate) else [u.diff]
         for p in self.patches:
-            tensors += [p.keys, p.values, p.radii]
+            tensors += [p.keys, p.values, p.radii, *([p.wide_radii] if p.wide_radii is not None else [])]
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -292,6 +296,8 @@ def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor,
     if patch.grows:
         grown = (_flat_positions(positions, x) / patch.grow_from).clamp(min=1.0) ** patch.grow_power
         radius = radius * grown
+    if patch.wide_radii is not None:
+        radius = torch.maximum(radius, patch.wide_radii.to(x.device, torch.float32)[idx])
     hit = best <= radius
     if not hit.any():
         return output
@@ -329,9 +335,13 @@ def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
     for d in deltas:
         for p in d.patches:
             q = patches.get((p.module, p.growth()))
+            wide = None
+            if q is not None and (q.wide_radii is not None or p.wide_radii is not None):
+                # An entry without a wide radius reaches its (grown) radius: the same as a wide radius equal to it.
+                wide = torch.cat([q.radii if q.wide_radii is None else q.wide_radii, p.radii if p.wide_radii is None else p.wide_radii])
             patches[(p.module, p.growth())] = p if q is None else CodebookPatch(
                 p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii]),
-                p.grow_from, p.grow_power,
+                p.grow_from, p.grow_power, wide,
             )
     first = deltas[0].info
     systems = {d.info.extra.get("system_prompt") for d in deltas}  # the prompt the edits were keyed under, when they agree

@@ -35,6 +35,8 @@ def delta_to_tensors(delta: Delta, storage: str = "float32") -> tuple[dict[str, 
     for i, p in enumerate(delta.patches):
         tensors[f"p{i}.keys"], tensors[f"p{i}.values"] = p.keys.to(dt), p.values.to(dt)
         tensors[f"p{i}.radii"] = p.radii.float()
+        if p.wide_radii is not None:
+            tensors[f"p{i}.wide_radii"] = p.wide_radii.float()
         entries.append({"kind": "codebook", "module": p.module, **({"grow_from": p.grow_from, "grow_power": p.grow_power} if p.grows else {})})
     description = {
         "format": FORMAT,
@@ -81,6 +83,7 @@ def load_delta(path: str | Path) -> Delta:
     updates: list[LowRankUpdate | DenseUpdate] = []
     patches: list[CodebookPatch] = []
     with safe_open(str(path), framework="pt") as f:
+        names = set(f.keys())
         ui = pi = 0
         for e in desc["entries"]:
             if e["kind"] == "low-rank":
@@ -92,7 +95,8 @@ def load_delta(path: str | Path) -> Delta:
             else:
                 patches.append(
                     CodebookPatch(e["module"], f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii"),
-                                  float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)))
+                                  float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)),
+                                  f.get_tensor(f"p{pi}.wide_radii") if f"p{pi}.wide_radii" in names else None)
                 )
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)

@@ -45,7 +45,8 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class Prefill:
     """Plan of the forwards for ``input_ids``/``mask`` (right-padded ``[B, T]``)."""
 
-    def __init__(self, input_ids: torch.Tensor, mask: torch.Tensor, min_shared: int = MIN_SHARED) -> None:
+    def __init__(self, input_ids: torch.Tensor, mask: torch.Tensor, min_shared: int | None = None) -> None:
+        min_shared = MIN_SHARED if min_shared is None else min_shared
         self.input_ids, self.mask = input_ids, mask
         lengths = [int(n) for n in mask.sum(1)]
         seqs = [input_ids[i, : lengths[i]].tolist() for i in range(input_ids.shape[0])]

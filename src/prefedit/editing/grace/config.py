@@ -38,6 +38,14 @@ class GraceConfig:
         metadata={"help": "position (tokens) from which radii widen as max(1, p / grow_from) ** grow_power, so edits still fire many turns into a conversation (0 = fixed radii)"},
     )
     grow_power: float = field(default=0.0, metadata={"help": "exponent of that widening (0 = fixed radii)"})
+    guard_cap: bool = field(
+        default=True, metadata={"help": "guard prompts cap every radius at the distance to the nearest guard key (else they only bound the widening)"}
+    )
+    widen: float = field(
+        default=1.0,
+        metadata={"help": "with guard prompts: a radius may widen up to this factor, short of widen_margin x the distance to the nearest guard key (1 = off)"},
+    )
+    widen_margin: float = field(default=0.9, metadata={"help": "fraction of the nearest guard key's distance a widened radius stays within"})
     seed: int = field(default=0, metadata={"help": "torch seed"})
 
     def __post_init__(self) -> None:
@@ -49,6 +57,8 @@ class GraceConfig:
         check_range("warm_start", self.warm_start, 0, 100000)
         check_range("grow_from", self.grow_from, 0)
         check_range("grow_power", self.grow_power, 0, 1)
+        check_range("widen", self.widen, 1)
+        check_range("widen_margin", self.widen_margin, 0, 1)
         if self.split_labels not in SPLIT_LABELS:
             raise ConfigError(f"split_labels must be one of {', '.join(SPLIT_LABELS)}, got {self.split_labels!r}")
 
