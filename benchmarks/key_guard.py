@@ -39,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default="../shared/data/upqa/balanced_subset.json")
     ap.add_argument("--limit", type=int, default=12)
+    ap.add_argument("--offset", type=int, default=0, help="skip this many items first (a held-out slice)")
     ap.add_argument("--guards", type=int, default=64)
     ap.add_argument("--margins", default="1.0,0.8,0.6")
     ap.add_argument("--system", default=SOL)
@@ -49,7 +50,7 @@ def main() -> None:
     lm = load_model("smollm2-135m-instruct")
     spec = method_spec("prefedit")
     module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
-    items = load_tasks([args.data], limit=args.limit, per_user=False).items
+    items = load_tasks([args.data], limit=args.offset + args.limit, per_user=False).items[args.offset :]
     unrelated = unrelated_prompts()
     guards = anchor_questions(args.guards)
     assert not set(guards) & set(unrelated)

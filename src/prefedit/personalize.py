@@ -64,8 +64,12 @@ def method_spec(method: str) -> MethodSpec:
         # (" Lisbon" raw, "Lisbon" chat) do not cut each other's radius, and radii widen with the
         # token's position from 96 tokens on (x max(1, p/96)^0.12: x1.17 after two distractor
         # turns, x1.44 after ten), so an edit still fires when its question comes many turns into
-        # a conversation (benchmarks/key_position.py, method_screen.py --turns 2,4,10).
-        # docs/personalize.md has the measured tables and the commands.
+        # a conversation (benchmarks/key_position.py, method_screen.py --turns 2,4,10). Each entry
+        # also gets a fixed wide radius of up to 1.4x, short of 0.9 of the distance from its key
+        # to the nearest of 128 generic guard questions, which reaches implicit questions just
+        # outside the plain radius and which the position growth does not compound
+        # (benchmarks/key_guard.py --widen 1.4). docs/personalize.md has the measured tables and
+        # the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),

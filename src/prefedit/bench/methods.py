@@ -141,7 +141,7 @@ def _fixed() -> dict[str, BenchMethod]:
         BenchMethod(name=DEFAULT_METHOD, kind="edit", editor=method_spec(DEFAULT_METHOD).editor, spec=_editor_spec(DEFAULT_METHOD),
                     description="our default: a GRACE codebook at 2/3 depth keyed on the answer-start token of chat-templated "
                     "template questions (explicit, paraphrased, implicit, recommendation) and on some of them asked raw, "
-                    "radii widening with the token's position; prompts far from them are untouched"),
+                    "radii widened toward generic guard questions and with the token's position; prompts far from them are untouched"),
         BenchMethod(name="paper-ice", kind="prompt", context=_ice,
                     description="the reference's ICE prompt as released: the preference is given only for explicit and "
                     "paraphrased (and multi-turn) questions, omitted for implicit and recommendation questions"),
