@@ -66,7 +66,7 @@ def main() -> None:
         s = with_system(spec, system)
         guard_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in guards])
         probe_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in unrelated])
-        fired = {m: {"explicit": 0, "paraphrased": 0, "implicit": 0, "unrelated": 0} for m in margins}
+        fired: dict[object, dict[str, int]] = {}  # per radius rule, in the order first seen
         for it in items:
             plan = plan_for(lm, it.edit_view(), s)
             k = keys([r.prompt for r in plan.requests])

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from prefedit.models.generate import common_prefix
+
 MIN_SHARED = 8  # tokens a prefix must have to be worth its own forward
 
 
@@ -31,15 +33,6 @@ class _Piece:
     start: int  # first original position this forward covers
     stop: int  # one past the last
     shared: bool  # one row standing for all of ``rows`` (the prefix forward)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class Prefill:
@@ -56,7 +49,7 @@ class Prefill:
             if groups:
                 rows, shared = groups[-1]
                 # Keep at least one token of every row for the group's second forward.
-                common = min(shared, _common_prefix(seqs[rows[0]], seqs[i]), lengths[i] - 1)
+                common = min(shared, common_prefix(seqs[rows[0]], seqs[i]), lengths[i] - 1)
                 if common >= min_shared:
                     groups[-1] = (rows + [i], common)
                     continue

@@ -101,7 +101,8 @@ class _Group:
         return max(self.keep)
 
 
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
@@ -119,7 +120,7 @@ def _plan_groups(ids: list[list[int]], todo: list[int], keys: list[Hashable], bu
         best, lcp = None, 0
         for g in groups:
             if g.key == keys[i]:
-                n = _common(g.prefix, ids[i])
+                n = common_prefix(g.prefix, ids[i])
                 if n > lcp:
                     best, lcp = g, n
         if best is None or 2 * lcp < len(ids[i]):
