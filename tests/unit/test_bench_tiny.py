@@ -41,16 +41,33 @@ def state(lm) -> dict[str, torch.Tensor]:
 def test_editing_methods_leave_the_model_as_they_found_it(tiny, tmp_path: Path) -> None:
     lm = tiny("llama")
     before = state(lm)
-    cfg = BenchConfig(data=(data(tmp_path, [row(0), row(1)]),), methods=("rome", "sft-lora"), out=str(tmp_path / "o"),
+    cfg = BenchConfig(data=(data(tmp_path, [row(0), row(1)]),), methods=("rome", "sft-lora", "grace"), out=str(tmp_path / "o"),
                       isolate=False, retention_checkpoints=(1,), query_types=("explicit",))
     summary = run_bench(cfg, backend=HFBackend(lm))
     assert not applied_deltas(lm)
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
     eff = {e["method"]: e for e in summary["efficiency"]}
     assert eff["rome"]["seconds_per_preference"] > 0 and eff["rome"]["bytes_per_preference"] > 0
+    assert eff["grace"]["search_dtype"] == "float32" and eff["rome"]["search_dtype"] is None  # grace says what it searched in
     kinds = {(r["method"], r["kind"]) for r in summary["locality"]}
     assert ("rome", "unrelated") in kinds and ("rome", "other-users") in kinds
-    assert {(r["method"], r["edits"]) for r in summary["retention"]} == {("rome", 0), ("rome", 1), ("sft-lora", 0), ("sft-lora", 1)}
+    assert {(r["method"], r["edits"]) for r in summary["retention"]} >= {("rome", 0), ("rome", 1), ("sft-lora", 0), ("sft-lora", 1)}
+
+
+def test_the_report_says_which_methods_computed_their_edit_in_another_dtype() -> None:
+    from prefedit.bench.report import render_markdown
+
+    summary = {"protocol": "chat", "judge": "match", "mode": "independent", "model": "m", "data": ["d.json"], "dtype": "float32",
+               "results": [], "locality": [], "retention": [],
+               "efficiency": [{"method": "prefedit", "seconds_per_preference": 2.0, "peak_rss_mb": 1.0, "bytes_per_preference": 1.0,
+                               "search_dtype": "bfloat16"},
+                              {"method": "paper-lora", "seconds_per_preference": 9.0, "peak_rss_mb": 1.0, "bytes_per_preference": 1.0}]}
+    text = render_markdown(summary)
+    assert "## Efficiency (float32 weights for every method)" in text and "| edit computed in |" in text
+    assert "| prefedit | 2.00 |" in text and text.split("| prefedit |")[1].split("\n")[0].rstrip().endswith("| bfloat16 |")
+    assert text.split("| paper-lora |")[1].split("\n")[0].rstrip().endswith("| float32 |")
+    plain = render_markdown({**summary, "efficiency": [{**e, "search_dtype": None} for e in summary["efficiency"]]})
+    assert "edit computed in" not in plain
 
 
 def test_sft_deltas_restore_weights_and_grad_flags(tiny) -> None:

@@ -76,6 +76,7 @@ def efficiency_row(method: str, edits: bool, items: Sequence[dict[str, Any]], pr
     seconds = [float(r["seconds"]) for r in items if r.get("seconds") is not None]
     nbytes = [float(r["bytes"]) for r in items if r.get("bytes") is not None]
     switch = [float(r["switch_seconds"]) for r in items if r.get("switch_seconds") is not None]
+    search = sorted({str(r["search_dtype"]) for r in items if r.get("search_dtype")})
     return EfficiencyRow(
         method=method,
         seconds_per_preference=_mean(seconds) if edits else None,
@@ -83,4 +84,5 @@ def efficiency_row(method: str, edits: bool, items: Sequence[dict[str, Any]], pr
         bytes_per_preference=_mean(nbytes) if edits else None,
         switch_seconds=_mean(switch) if edits else None,
         isolated=bool(procs) and all(p.get("isolated") for p in procs),
+        search_dtype=", ".join(search) or None,
     )

@@ -37,6 +37,7 @@ class EditResult:
     seconds: float | None = None
     nbytes: int | None = None
     error: str | None = None
+    search_dtype: str | None = None  # the dtype the editor's search ran in, when not the model's
     dropped: list[str] = field(default_factory=list)
 
 
@@ -171,7 +172,8 @@ class MethodEval:
         except EditError as exc:
             log.warning("%s: edit of %s failed: %s", self.method.name, item.id, exc)
             return EditResult(delta=None, error=str(exc))
-        return EditResult(delta=delta, seconds=float(delta.info.extra.get("seconds", 0.0)), nbytes=delta.nbytes())
+        return EditResult(delta=delta, seconds=float(delta.info.extra.get("seconds", 0.0)), nbytes=delta.nbytes(),
+                          search_dtype=delta.info.extra.get("search_dtype"))
 
     def switch_seconds(self, delta: Delta | None) -> float | None:
         """Time to apply and revert ``delta`` (switching users)."""
@@ -243,4 +245,4 @@ def check_probes(ev: MethodEval, probes: Sequence[Probe], ctx: Context | None = 
 
 def item_record(unit: str, item: BenchItem, res: EditResult, switch: float | None, loc: dict[str, list[int]]) -> dict[str, Any]:
     return {"unit": unit, "item": item.id, "seconds": res.seconds, "bytes": res.nbytes, "switch_seconds": switch,
-            "error": res.error, "locality": loc}
+            "error": res.error, "locality": loc, "search_dtype": res.search_dtype}

@@ -213,7 +213,8 @@ def _batch(ev: MethodEval) -> None:
         ev.base_retention()
     delta = batch_delta(ev.method, ev.backend.lm, [it.edit_view() for it in items], ev.spec)
     n = len(items)
-    res = EditResult(delta, seconds=float(delta.info.extra["seconds"]) / n, nbytes=delta.nbytes() // n)
+    res = EditResult(delta, seconds=float(delta.info.extra["seconds"]) / n, nbytes=delta.nbytes() // n,
+                     search_dtype=delta.info.extra.get("search_dtype"))
     with applied(ev.backend.lm, delta):
         loc = check_probes(ev, probes)
         acc, m = ev.retention(None) if ev.cfg.retention else (None, 0)

@@ -162,11 +162,14 @@ def render_markdown(s: dict[str, Any], plots: dict[str, str] | None = None) -> s
                    next((ret[(m, e)].get("accumulation", "") for e in edits[::-1] if (m, e) in ret), "")]
                   for m in _methods(s) if any((m, e) in ret for e in edits)]
         parts += ["## Retention (%) of general questions after N edits", "", _table(["method", *map(str, edits), "accumulation"], rows_r), ""]
+    searched = any(e.get("search_dtype") for e in s["efficiency"])  # an editor searched in another dtype than the weights'
     rows_e = [[e["method"], _num(e.get("seconds_per_preference")), _num(e.get("peak_rss_mb"), "{:.0f}"),
-               _num(e.get("bytes_per_preference"), "{:.0f}"), _num(e.get("switch_seconds"), "{:.4f}"), str(e.get("isolated", ""))]
+               _num(e.get("bytes_per_preference"), "{:.0f}"), _num(e.get("switch_seconds"), "{:.4f}"), str(e.get("isolated", "")),
+               *([e.get("search_dtype") or str(s.get("dtype"))] if searched else [])]
               for e in s["efficiency"]]
-    parts += [f"## Efficiency ({s.get('dtype')} for every method)", "",
-              _table(["method", "s / preference", "peak RSS (MiB)", "bytes / preference", "switch (s)", "own process"], rows_e), ""]
+    parts += [f"## Efficiency ({s.get('dtype')} weights for every method)", "",
+              _table(["method", "s / preference", "peak RSS (MiB)", "bytes / preference", "switch (s)", "own process",
+                      *(["edit computed in"] if searched else [])], rows_e), ""]
     if "efficiency" in plots:
         parts += [f"![efficiency]({plots['efficiency']})", ""]
     parts += ["## Judges", "", *(f"- `{n}`: {info}" for n, info in s.get("judges", {}).items()), ""]

@@ -60,6 +60,7 @@ class EfficiencyRow(TypedDict):
     bytes_per_preference: float | None
     switch_seconds: NotRequired[float | None]
     isolated: NotRequired[bool]
+    search_dtype: NotRequired[str | None]  # the dtype an editor's search ran in, if it says
 
 
 class Summary(TypedDict):

@@ -27,6 +27,7 @@ import torch
 from prefedit.deltas import CodebookPatch
 from prefedit.editing.base import EditRequest
 from prefedit.editing.values import ValueSettings, optimize_values
+from prefedit.models.twin import compute_twin, resolve_compute_dtype
 
 NO_CLAMP = 1e6  # GRACE does not bound its values
 
@@ -89,9 +90,15 @@ def cap_at_guards(keys: torch.Tensor, radii: torch.Tensor, guards: torch.Tensor,
 
 
 def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config: Any,
-                   guard_prompts: Sequence[str] = ()) -> tuple[CodebookPatch, dict[str, float]]:
-    """One entry per request at the layer's MLP output projection."""
-    module = lm.arch.module("mlp_out", layer)
+                   guard_prompts: Sequence[str] = ()) -> tuple[CodebookPatch, dict[str, Any]]:
+    """One entry per request at the layer's MLP output projection.
+
+    With ``config.compute_dtype`` other than the model's, the values (and keys) are searched on
+    a cast copy of the model (``compute_twin``); the guard keys and every answer afterwards
+    come from the model itself.
+    """
+    work = compute_twin(lm, resolve_compute_dtype(config.compute_dtype, lm.device, lm.dtype))
+    module = work.arch.module("mlp_out", layer)
     settings = ValueSettings(
         steps=config.steps,
         lr=config.lr,
@@ -100,9 +107,10 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         clamp_norm=NO_CLAMP,
         early_stop_nll=config.early_stop_nll,
         warm_start=config.warm_start,
+        warm_lr=config.warm_lr or None,
         per_request_stop=config.per_request_stop,
     )
-    found = optimize_values(lm, module, requests, (), settings, layer=layer)
+    found = optimize_values(work, module, requests, (), settings, layer=layer)
     v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), split_labels(requests, config.split_labels))
     wide = None
@@ -120,4 +128,4 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         grow_power=config.grow_power,
         wide_radii=wide,
     )
-    return patch, stats
+    return patch, {**stats, "search_dtype": str(work.dtype).removeprefix("torch.")}

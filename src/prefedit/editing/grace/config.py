@@ -7,6 +7,7 @@ from typing import Any
 
 from prefedit.config import check_range
 from prefedit.errors import ConfigError
+from prefedit.models.twin import check_compute_dtype
 
 SPLIT_LABELS = ("exact", "stripped")
 
@@ -25,6 +26,9 @@ class GraceConfig:
     early_stop_nll: float = field(default=1e-2, metadata={"help": "stop once the target NLL is below this"})
     warm_start: int = field(
         default=0, metadata={"help": "train this many entries per target first and start every entry from its target's mean value (0 = off)"}
+    )
+    warm_lr: float = field(
+        default=0.0, metadata={"help": "Adam learning rate of the warm-start entries (0 = lr): only their shared starting value is at stake"}
     )
     per_request_stop: bool = field(
         default=False, metadata={"help": "freeze each entry once its NLL is below early_stop_nll (else all train until the last does)"}
@@ -46,6 +50,11 @@ class GraceConfig:
         metadata={"help": "with guard prompts: a radius may widen up to this factor, short of widen_margin x the distance to the nearest guard key (1 = off)"},
     )
     widen_margin: float = field(default=0.9, metadata={"help": "fraction of the nearest guard key's distance a widened radius stays within"})
+    compute_dtype: str = field(
+        default="model",
+        metadata={"help": "dtype the value search runs in: model (its own), auto (bfloat16 where the device computes it fast), float32, bfloat16 or float16; "
+                          "another than the model's runs on a cached cast copy (prefedit.models.twin)"},
+    )
     seed: int = field(default=0, metadata={"help": "torch seed"})
 
     def __post_init__(self) -> None:
@@ -55,10 +64,12 @@ class GraceConfig:
         check_range("lr", self.lr, 0)
         check_range("early_stop_nll", self.early_stop_nll, 0)
         check_range("warm_start", self.warm_start, 0, 100000)
+        check_range("warm_lr", self.warm_lr, 0)
         check_range("grow_from", self.grow_from, 0)
         check_range("grow_power", self.grow_power, 0, 1)
         check_range("widen", self.widen, 1)
         check_range("widen_margin", self.widen_margin, 0, 1)
+        check_compute_dtype(self.compute_dtype)
         if self.split_labels not in SPLIT_LABELS:
             raise ConfigError(f"split_labels must be one of {', '.join(SPLIT_LABELS)}, got {self.split_labels!r}")
 

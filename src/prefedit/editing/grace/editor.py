@@ -41,5 +41,5 @@ class GraceEditor:
         layer = config.layer_index(lm)
         patch, stats = codebook_patch(lm, plan.requests, layer, config, plan.guard_prompts)
         log.debug("grace layer %d: nll %.3f after %d steps (%d warm-start steps)", layer, stats["nll"], stats["steps"], stats["warm_steps"])
-        info = edit_info(self.name, lm, config, plan, layer=layer, target_nll=stats["nll"])
+        info = edit_info(self.name, lm, config, plan, layer=layer, target_nll=stats["nll"], search_dtype=stats["search_dtype"])
         return Delta(info=info, patches=[patch])
