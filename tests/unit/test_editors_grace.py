@@ -68,6 +68,8 @@ def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() ->
         GraceConfig(widen=0.5)
     with pytest.raises(ConfigError, match="widen_margin must be in"):
         GraceConfig(widen_margin=1.5)
+    with pytest.raises(ConfigError, match="warm_lr must be in"):
+        GraceConfig(warm_lr=-1.0)
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
@@ -116,13 +118,13 @@ def _many_questions(lm, target: str = "x") -> tuple:  # one token: the key token
     return tuple(EditRequest(prompt=chat_prompt(lm.tokenizer, q), target=target, preference_id="p") for q in qs)
 
 
-@pytest.mark.parametrize("warm,per_request", [(2, False), (0, True), (2, True)])
-def test_warm_start_and_per_request_stop_still_solve_every_entry(tiny, warm: int, per_request: bool) -> None:
+@pytest.mark.parametrize("warm,per_request,warm_lr", [(2, False, 0.0), (0, True, 0.0), (2, True, 0.0), (2, True, 3.0)])
+def test_warm_start_and_per_request_stop_still_solve_every_entry(tiny, warm: int, per_request: bool, warm_lr: float) -> None:
     from prefedit.editing.grace.compute_codebook import codebook_patch
 
     lm = tiny("llama")
     requests = _many_questions(lm)
-    cfg = fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=warm, per_request_stop=per_request)
+    cfg = fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=warm, per_request_stop=per_request, warm_lr=warm_lr)
     patch, stats = codebook_patch(lm, requests, 0, cfg)
     assert stats["nll"] < NLL and stats["steps"] < 200
     assert (stats["warm_steps"] > 0) == (warm > 0)
@@ -174,3 +176,18 @@ def test_widened_entries_keep_their_plain_radius_and_stop_short_of_the_guards(ti
     nearest = torch.cdist(wide.keys, g).min(dim=1).values
     assert (wide.wide_radii >= wide.radii).all() and (wide.wide_radii > wide.radii).any()
     assert (wide.wide_radii <= torch.maximum(wide.radii, 0.9 * nearest) + 1e-6).all()
+
+
+def test_warm_lr_sets_the_rate_of_the_warm_start_picks(tiny) -> None:
+    from prefedit.editing.grace.compute_codebook import codebook_patch
+
+    lm = tiny("llama")
+    requests = _many_questions(lm)
+
+    def run(warm_lr: float):
+        cfg = fast_config("grace", lm, steps=200, early_stop_nll=NLL, warm_start=2, per_request_stop=True, warm_lr=warm_lr)
+        return codebook_patch(lm, requests, 0, cfg)
+
+    same, unset, faster = run(1.0), run(0.0), run(2.0)  # fast_config's lr is 1.0
+    assert torch.equal(same[0].values, unset[0].values) and same[1]["warm_steps"] == unset[1]["warm_steps"]
+    assert faster[1]["warm_steps"] != unset[1]["warm_steps"]  # the picks trained at another rate

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -37,6 +37,7 @@ class ValueSettings:
     prefixes: tuple[str, ...] = ("",)
     shrink_margin: float | None = None
     warm_start: int = 0
+    warm_lr: float | None = None  # learning rate of the warm-start picks (None: lr)
     per_request_stop: bool = False
 
     @classmethod
@@ -314,7 +315,7 @@ def optimize_values(
             # every request from the mean value v0 + delta of its target's picks, so the full
             # batch needs only the steps that shared value does not already solve.
             picks = [g[torch.linspace(0, len(g) - 1, min(s.warm_start, len(g)), device=g.device).round().long().unique()] for g in groups]
-            _, steps_warm = _descend(prob, delta, s, torch.cat(picks))
+            _, steps_warm = _descend(prob, delta, replace(s, lr=s.warm_lr or s.lr), torch.cat(picks))
             with torch.no_grad():
                 for g, pk in zip(groups, picks):
                     delta[g] = (v0 + delta)[pk].mean(0, keepdim=True) - v0[g]
