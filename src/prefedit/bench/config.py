@@ -33,7 +33,7 @@ class BenchConfig:
     seed: int = field(default=0, metadata={"help": "seed for probes, edits and training"})
     distractors: str | None = field(default=None, metadata={"help": "distractor conversations (JSON)"})
     backend: str = field(default="hf", metadata={"help": "hf, tiny (random test model) or dummy (wiring tests)"})
-    dtype: str = field(default="float32", metadata={"help": "one dtype for every method"})
+    dtype: str = field(default="float32", metadata={"help": "the weights' dtype, one for every method: float32, bfloat16 or float16"})
     locality: bool = field(default=True, metadata={"help": "run the locality probes"})
     retention: bool = field(default=True, metadata={"help": "run the retention probes"})
     retention_checkpoints: tuple[int, ...] = field(default=(1, 10, 100), metadata={"help": "edits after which retention is asked"})
@@ -47,6 +47,7 @@ class BenchConfig:
         _choice("judge", self.judge, JUDGE_NAMES)
         _choice("mode", self.mode, MODES)
         _choice("backend", self.backend, BACKENDS)
+        _choice("dtype", self.dtype, ("float32", "bfloat16", "float16"))
         if not self.data:
             raise ConfigError("data is empty; pass at least one --data PATH")
         if not self.methods:

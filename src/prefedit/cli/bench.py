@@ -67,6 +67,7 @@ def bench(
     distractors: Path = typer.Option(None, "--distractors", help="Distractor conversations (default: <data>/../distractors/inter_turns.json)."),
     list_methods: bool = typer.Option(False, "--list-methods", help="Print every method with a one-line description and exit."),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads, e.g. 1 on a busy shared machine (default: torch's)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Weights of every method: float32, bfloat16 or float16."),
     fmt: str = typer.Option("table", "--format", help="Output on stdout: table or json (the summary)."),
     backend: str = typer.Option("hf", "--backend", hidden=True, help="hf, tiny or dummy (tests)."),
     isolate: bool = typer.Option(True, "--isolate/--no-isolate", hidden=True, help="One process per method (peak memory per method)."),
@@ -88,6 +89,7 @@ def bench(
         data=tuple(str(p) for p in data), methods=_names(methods), out=str(out), protocol=protocol, judge=judge,
         turns=_ints(turns, "--turns"), query_types=_names(query_types), mode=mode, limit=limit, model=model, seed=seed,
         distractors=str(distractors) if distractors else None, backend=backend, isolate=isolate, batch_size=batch_size, threads=threads,
+        dtype=dtype,
     )
     summary = run_bench(cfg, resume=resume, progress=lambda it, desc, total=None: track(it, desc, total), echo=status)
     status(f"wrote {Path(cfg.out) / 'results.jsonl'}, summary.json and report.md")
