@@ -6,7 +6,9 @@ asks its four questions and the 20 unrelated probes (``bench.probes.unrelated_pr
 (same output as the unedited model or not), judge ``match`` (the target, its aliases or the
 cluster targets given in the data). ``--protocol chat`` (default): chat template, fixed system
 prompt, greedy, 48 tokens for questions and 32 for probes; ``--protocol paper``: the bench's
-paper prompts and budgets (raw questions, answers as long as the target, +8 tokens). Other-users
+paper prompts and budgets (raw questions, answers as long as the target, +8 tokens); chat-style
+variants are keyed under the system prompt the protocol asks its chat questions with, as
+``prefedit bench`` keys them (task version 3). Other-users
 locality, retention and memory: use ``prefedit bench``.
 
 ``--turns 2,4`` (chat protocol) also asks each item's explicit and implicit questions after that
@@ -35,10 +37,10 @@ from prefedit.bench.judges.match import contains_target
 from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
-from prefedit.bench.tasks.prompts import Context, render_probe, render_query
+from prefedit.bench.tasks.prompts import Context, chat_system_prompt, render_probe, render_query
 from prefedit.deltas import applied
 from prefedit.models import load_model
-from prefedit.personalize import MethodSpec, method_spec, preference_delta
+from prefedit.personalize import MethodSpec, method_spec, preference_delta, with_system
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
 
@@ -70,6 +72,8 @@ def main() -> None:
     late_before = backend.generate(late_probes, [32] * len(late_probes)) if turns else []
     variants = {k: MethodSpec(**v) for k, v in json.loads(args.variants).items()} if args.variants else {"prefedit": method_spec("prefedit"), "rome": method_spec("rome")}
     for name, spec in variants.items():
+        if spec.style == "chat":  # keyed under the system prompt the protocol asks chat questions with, as the bench does
+            spec = with_system(spec, chat_system_prompt(args.protocol))
         hits: dict[str, int] = {}
         counts: dict[str, int] = {}
         same, late_same, seconds = [], [], []

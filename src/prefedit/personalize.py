@@ -68,8 +68,13 @@ def method_spec(method: str) -> MethodSpec:
         # also gets a fixed wide radius of up to 1.4x, short of 0.9 of the distance from its key
         # to the nearest of 128 generic guard questions, which reaches implicit questions just
         # outside the plain radius and which the position growth does not compound
-        # (benchmarks/key_guard.py --widen 1.4). docs/personalize.md has the measured tables and
-        # the commands.
+        # (benchmarks/key_guard.py --widen 1.4). The value search runs in bfloat16 on a cast copy
+        # of the model where the device computes that fast (compute_dtype "auto"; keys and values
+        # from the copy, answers from the model as loaded), and the warm-start picks train at
+        # 3x the learning rate (only their shared starting value rides on it): 4.8 -> 2.0 s per
+        # preference on SmolLM2 on one CPU thread, the 12-item screen's answers as good or better
+        # (benchmarks/prefedit_value_speed.py, method_screen.py). docs/personalize.md has the
+        # measured tables and the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),
@@ -78,9 +83,10 @@ def method_spec(method: str) -> MethodSpec:
             recommendation=3,
             answers="target",
             raw=3,
-            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "per_request_stop": True,
+            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 3.0, "per_request_stop": True,
                               "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
-                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9},
+                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9,
+                              "compute_dtype": "auto"},
             guard=GUARD_QUESTIONS,
         )
     import prefedit.editing  # noqa: F401  (registers the editors)
