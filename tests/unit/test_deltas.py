@@ -118,3 +118,26 @@ def test_safe_apply_refuses_non_finite_weights_and_changes_nothing(tiny) -> None
     with pytest.raises(EditError, match="non-finite"):
         apply_delta(lm, bad, safe=True)
     assert_same_state(before, snapshot(lm))
+
+
+@pytest.mark.parametrize("field", ["radii", "values", "wide_radii"])
+def test_a_codebook_file_with_a_tensor_of_the_wrong_length_is_refused_on_load(three_kinds, tmp_path, field: str) -> None:
+    from dataclasses import replace as dc_replace
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from prefedit.errors import DataError
+
+    grace = three_kinds[2]
+    patch = grace.patches[0]
+    if patch.wide_radii is None:
+        patch = dc_replace(patch, wide_radii=patch.radii.clone())
+    path = save_delta(dc_replace(grace, patches=[patch]), tmp_path / "g.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors[f"p0.{field}"] = tensors[f"p0.{field}"][:-1].contiguous()  # one entry short, as a hand edit might leave it
+    save_file(tensors, str(path), metadata=meta)
+    n = patch.keys.shape[0]
+    with pytest.raises(DataError, match=rf"codebook p0 has {n} keys but {n - 1} {field}"):
+        load_delta(path)

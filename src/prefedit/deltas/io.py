@@ -75,6 +75,14 @@ def read_description(path: str | Path) -> dict:
     return json.loads(meta["prefedit"])  # type: ignore[no-any-return]
 
 
+def _check_entries(path: str | Path, i: int, keys: torch.Tensor, per_entry: dict[str, torch.Tensor | None]) -> None:
+    """Every per-entry tensor of codebook ``i`` has one row per key (a hand-edited file fails here, not mid-generation)."""
+    for name, t in per_entry.items():
+        if t is not None and t.shape[0] != keys.shape[0]:
+            raise DataError(f"{path}: codebook p{i} has {keys.shape[0]} keys but {t.shape[0]} {name}",
+                            hint="the file was changed after it was saved; recompute the edit")
+
+
 def load_delta(path: str | Path) -> Delta:
     """Read a delta written by :func:`save_delta` (tensors come back as float32)."""
     desc = read_description(path)
@@ -93,10 +101,9 @@ def load_delta(path: str | Path) -> Delta:
                 updates.append(DenseUpdate(e["param"], f.get_tensor(f"u{ui}.diff").float()))
                 ui += 1
             else:
-                patches.append(
-                    CodebookPatch(e["module"], f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii"),
-                                  float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)),
-                                  f.get_tensor(f"p{pi}.wide_radii") if f"p{pi}.wide_radii" in names else None)
-                )
+                keys, values, radii = f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii")
+                wide = f.get_tensor(f"p{pi}.wide_radii") if f"p{pi}.wide_radii" in names else None
+                _check_entries(path, pi, keys, {"values": values, "radii": radii, "wide_radii": wide})
+                patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)), wide))
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)
