@@ -28,29 +28,21 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
-import torch
-
+from _upqa import add_item_options, load_items
 from prefedit.bench.backends import HFBackend
 from prefedit.bench.judges.match import contains_target
 from prefedit.bench.probes import unrelated_prompts
-from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
 from prefedit.bench.tasks.prompts import Context, chat_system_prompt, render_probe, render_query
 from prefedit.deltas import applied
-from prefedit.models import load_model
 from prefedit.personalize import MethodSpec, method_spec, preference_delta, with_system
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=12, help="items (default 12)")
-    ap.add_argument("--data", default=str(DATA))
+    add_item_options(ap, n=12)
     ap.add_argument("--variants", default=None, help="JSON {name: MethodSpec fields}; default prefedit and rome")
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--protocol", choices=("chat", "paper"), default="chat")
     ap.add_argument("--turns", default="", help="distractor turn counts for late explicit/implicit questions, e.g. 2,4")
     args = ap.parse_args()
@@ -59,10 +51,8 @@ def main() -> None:
     if turns and distractors is None:
         ap.error(f"--turns needs distractors/inter_turns.json beside the directory of {args.data}")
     pairs = load_distractor_pairs(distractors) if distractors else []
-    torch.set_num_threads(args.threads)
-    lm = load_model()
+    lm, items = load_items(args)
     backend = HFBackend(lm)
-    items = load_tasks([args.data], limit=args.n, per_user=False).items
     texts = unrelated_prompts()
     probes = [render_probe(backend, args.protocol, Context(), q) for q in texts]
     budgets = [32 if args.protocol == "chat" else b for _, b in probes]

@@ -17,29 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import replace
-from pathlib import Path
 
-import torch
-
-from prefedit.bench.tasks.data import load_tasks
-from prefedit.models import load_model
+from _upqa import add_item_options, load_items, time_alternating
 from prefedit.personalize import method_spec, preference_delta
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "upqa" / "balanced_subset.json"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=6, help="items (default 6)")
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--threads", type=int, default=1)
+    add_item_options(ap, n=6)
     ap.add_argument("--against", choices=("float32", "cold"), default="float32", help="the training to compare with (default float32)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    lm = load_model()
-    items = load_tasks([args.data], limit=args.n + 1, per_user=False).items
+    lm, items = load_items(args, extra=1)
     new = method_spec("prefedit")
     f32 = {**new.editor_overrides, "compute_dtype": "model", "warm_lr": 0.0}
     if args.against == "cold":
@@ -48,13 +37,8 @@ def main() -> None:
     for spec in (old, new):
         preference_delta(lm, items[0].preference, spec=spec)
     items = items[1:]
-    total = {"previous": 0.0, "prefedit": 0.0}
-    for it in items:
-        for name, spec in (("previous", old), ("prefedit", new)):
-            start = time.perf_counter()
-            preference_delta(lm, it.preference, spec=spec)
-            total[name] += time.perf_counter() - start
-    per = {k: round(v / len(items), 2) for k, v in total.items()}
+    per, _ = time_alternating(items, {name: (lambda it, spec=spec: preference_delta(lm, it.preference, spec=spec))
+                                      for name, spec in (("previous", old), ("prefedit", new))})
     print(json.dumps({"items": len(items), "seconds_per_preference": per, "speedup": round(per["previous"] / per["prefedit"], 2),
                       "against": args.against, "torch_threads": args.threads}))
 
