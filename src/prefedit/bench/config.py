@@ -7,6 +7,7 @@ from typing import Any
 
 from prefedit.config import check_range, config_to_dict
 from prefedit.errors import ConfigError
+from prefedit.models.load import DTYPES
 
 PROTOCOLS = ("chat", "paper")
 JUDGE_NAMES = ("match", "embed", "llm")
@@ -47,7 +48,7 @@ class BenchConfig:
         _choice("judge", self.judge, JUDGE_NAMES)
         _choice("mode", self.mode, MODES)
         _choice("backend", self.backend, BACKENDS)
-        _choice("dtype", self.dtype, ("float32", "bfloat16", "float16"))
+        _choice("dtype", self.dtype, tuple(DTYPES))
         if not self.data:
             raise ConfigError("data is empty; pass at least one --data PATH")
         if not self.methods:

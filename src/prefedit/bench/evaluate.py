@@ -37,7 +37,7 @@ class EditResult:
     seconds: float | None = None
     nbytes: int | None = None
     error: str | None = None
-    search_dtype: str | None = None  # the dtype the editor's search ran in, when not the model's
+    search_dtype: str | None = None  # the dtype the editor says its search ran in (GRACE-based editors)
     dropped: list[str] = field(default_factory=list)
 
 

@@ -37,7 +37,7 @@ class ValueSettings:
     prefixes: tuple[str, ...] = ("",)
     shrink_margin: float | None = None
     warm_start: int = 0
-    warm_lr: float | None = None  # learning rate of the warm-start picks (None: lr)
+    warm_lr: float = 0.0  # learning rate of the warm-start picks (0: lr)
     per_request_stop: bool = False
 
     @classmethod

@@ -22,14 +22,13 @@ from typing import Any
 import torch
 
 from prefedit.errors import ConfigError
+from prefedit.models.load import DTYPES
 
 log = logging.getLogger(__name__)
 
-COMPUTE_DTYPES = ("model", "auto", "float32", "bfloat16", "float16")
+COMPUTE_DTYPES = ("model", "auto", *DTYPES)
 """Choices of an editor's ``compute_dtype``: the model's own, ``auto`` (bfloat16 where the
 device computes it fast, else the model's own), or a named dtype."""
-
-_NAMED = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def check_compute_dtype(value: str) -> None:
@@ -58,7 +57,7 @@ def resolve_compute_dtype(value: str, device: torch.device, model_dtype: torch.d
         if device.type == "cpu" and _cpu_has_fast_bf16():
             return torch.bfloat16
         return model_dtype
-    return _NAMED[value]
+    return DTYPES[value]
 
 
 def _has_hooks(model: torch.nn.Module) -> bool:

@@ -107,7 +107,7 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         clamp_norm=NO_CLAMP,
         early_stop_nll=config.early_stop_nll,
         warm_start=config.warm_start,
-        warm_lr=config.warm_lr or None,
+        warm_lr=config.warm_lr,
         per_request_stop=config.per_request_stop,
     )
     found = optimize_values(work, module, requests, (), settings, layer=layer)
