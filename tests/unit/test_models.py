@@ -94,3 +94,23 @@ def test_settings_roots_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PREFEDIT_HOME", str(tmp_path / "h"))
     s = get_settings()
     assert s.cache_dir == tmp_path / "c" and s.home_dir == tmp_path / "h"
+
+
+def test_conversion_finished_first_by_another_process_is_used(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two processes converting the same packaged model on a fresh cache: the slower one's rename
+    # fails on the other's folder; it must use that folder and leave no temporary one behind.
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setenv("PREFEDIT_CACHE", str(tmp_path / "cache"))
+    spec = MODELS.get("smollm2-135m-instruct")
+    target = tmp_path / "cache" / "models" / f"{spec.name}-{spec.sha256[:12]}"
+    original = AutoModelForCausalLM.from_pretrained
+
+    def racing(*args, **kwargs):
+        target.mkdir(parents=True)
+        (target / "config.json").write_text("{}")  # the other process has just finished
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", racing)
+    assert convert_packaged(spec, get_settings()) == target
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]

@@ -128,6 +128,11 @@ def convert_packaged(spec: PackagedModel, settings: Settings) -> Path:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").exists():
+            raise
+        # another process converted the same file first: its folder holds the same weights
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
