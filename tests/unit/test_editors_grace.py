@@ -46,6 +46,16 @@ def test_guard_widening_grows_radii_only_as_far_as_the_guards_allow() -> None:
     assert kept.tolist() == pytest.approx([1.5, 1.08, 1.0])  # without the cap no radius shrinks
     assert cap_at_guards(keys, radii, guards, cap=False).tolist() == [1.0, 1.0, 1.0]
     assert torch.equal(cap_at_guards(keys, radii, torch.empty(0, 2), widen=2.0), radii)  # no guards: nothing to widen into
+    per_entry = cap_at_guards(keys, radii, guards, widen=torch.tensor([1.0, 1.5, 1.0]), margin=0.9)
+    assert per_entry.tolist() == pytest.approx([1.0, 1.08, 0.5])  # only the second entry widens
+
+
+def test_raw_entries_widen_by_raw_widen_and_the_others_by_widen() -> None:
+    from prefedit.editing.grace.compute_codebook import widen_factors
+
+    reqs = [EditRequest(prompt="chat", target="x"), EditRequest(prompt="raw", target=" x", raw=True)]
+    assert widen_factors(reqs, GraceConfig(widen=1.4)).tolist() == pytest.approx([1.4, 1.4])  # raw_widen 0 = widen
+    assert widen_factors(reqs, GraceConfig(widen=1.0, raw_widen=1.4)).tolist() == pytest.approx([1.0, 1.4])
 
 
 def test_a_deployment_prompt_turns_the_guard_cap_back_on_and_the_widening_off() -> None:
@@ -55,6 +65,8 @@ def test_a_deployment_prompt_turns_the_guard_cap_back_on_and_the_widening_off() 
     assert spec.guard and spec.editor_overrides["guard_cap"] is False  # default prompt: guards bound the widening only
     deployed = with_system(spec, "You are Sol, a travel agent's assistant.")
     assert deployed.editor_overrides["guard_cap"] is True and deployed.editor_overrides["widen"] == 1.0 and deployed.guard == spec.guard
+    # the raw copies carry no system prompt, so they keep the default's widening
+    assert deployed.editor_overrides["raw_widen"] == spec.editor_overrides["widen"] > 1.0
 
 
 def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() -> None:
@@ -66,6 +78,8 @@ def test_grace_config_refuses_an_unknown_split_rule_and_growth_out_of_range() ->
         GraceConfig(grow_from=-1.0)
     with pytest.raises(ConfigError, match="widen must be in"):
         GraceConfig(widen=0.5)
+    with pytest.raises(ConfigError, match="raw_widen must be in"):
+        GraceConfig(raw_widen=0.5)
     with pytest.raises(ConfigError, match="widen_margin must be in"):
         GraceConfig(widen_margin=1.5)
     with pytest.raises(ConfigError, match="warm_lr must be in"):
@@ -135,6 +149,22 @@ def test_warm_start_and_per_request_stop_still_solve_every_entry(tiny, warm: int
         for r in requests:
             assert int(logits(lm, r.prompt)[-1].argmax()) == target_id
 
+
+
+def test_an_entry_stopped_on_its_own_keeps_the_value_it_stopped_at(tiny) -> None:
+    # Entries are independent (each row sees only its own value, Adam is per coordinate), so with
+    # per-request stop an entry trained among others must end where it ends trained alone: Adam's
+    # momentum must not carry it on once it has stopped.
+    from prefedit.editing.grace.compute_codebook import codebook_patch
+
+    lm = tiny("llama")
+    requests = _many_questions(lm)
+    cfg = fast_config("grace", lm, steps=200, early_stop_nll=4.45, per_request_stop=True)  # stops spread over steps 38-41
+    together, stats = codebook_patch(lm, requests, 0, cfg)
+    alone = [codebook_patch(lm, (r,), 0, cfg) for r in requests]
+    assert min(a[1]["steps"] for a in alone) < stats["steps"]  # some entries stop before the last one
+    for i, (patch, _) in enumerate(alone):
+        torch.testing.assert_close(together.values[i], patch.values[0], rtol=1e-4, atol=1e-4)
 
 def test_warm_start_takes_fewer_full_batch_steps(tiny) -> None:
     from prefedit.editing.grace.compute_codebook import codebook_patch

@@ -45,6 +45,19 @@ def test_prefill_equals_the_plain_forward(tiny, family) -> None:
         torch.testing.assert_close(got_v.transpose(1, 2)[real], v.transpose(1, 2)[real], rtol=1e-4, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "olmo2", "gpt2"])
+def test_inputs_stopped_at_a_module_equal_the_plain_forwards(tiny, family) -> None:
+    lm = tiny(family)
+    texts = _rows(lm)
+    batch = encode_rows(lm.tokenizer, texts, ["ok"] * len(texts), [0] * len(texts))
+    module = lm.arch.module("mlp_out", lm.arch.relative_layer(0.5))
+    with torch.no_grad(), capture(module) as seen:
+        lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    pre = Prefill(batch.input_ids, batch.attention_mask)
+    real = batch.attention_mask.bool()
+    torch.testing.assert_close(pre.stitch(pre.inputs_of(lm.model.base_model, module))[real], seen[0][real], rtol=1e-4, atol=1e-5)
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=12), min_size=1, max_size=8), st.integers(1, 4))
 def test_prefill_plan_covers_every_token_once(seqs, min_shared) -> None:

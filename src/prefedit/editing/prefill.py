@@ -101,6 +101,42 @@ class Prefill:
                 past = layers if piece.shared else []
         return hidden, caches
 
+    @torch.no_grad()
+    def inputs_of(self, model: nn.Module, module: nn.Module) -> list[torch.Tensor]:
+        """``module``'s first input in each forward of the plan (plan order, for ``stitch``),
+        every forward stopping there: only the layers up to ``module`` run, and a shared
+        prefix's cache holds just those layers, all the rest of its group needs."""
+        from transformers import DynamicCache
+
+        from prefedit.editing.hooks import StopForward, capture
+
+        seen: list[torch.Tensor] = []
+        for group in self.pieces:
+            cache: Any = None
+            for piece in group:
+                if piece.shared:
+                    ids = self.input_ids[piece.rows[:1], piece.start : piece.stop]
+                    cache = DynamicCache(config=getattr(model, "config", None))
+                    kwargs: dict[str, Any] = {"attention_mask": torch.ones_like(ids), "past_key_values": cache}
+                else:
+                    ids = self.input_ids[piece.rows, piece.start : piece.stop]
+                    kwargs = {"attention_mask": self.mask[piece.rows, : piece.stop]}
+                    if cache is not None:
+                        n = len(piece.rows)
+                        filled = [(layer.keys, layer.values) for layer in cache.layers if getattr(layer, "keys", None) is not None and layer.keys.numel()]
+                        kwargs["past_key_values"] = DynamicCache(
+                            ddp_cache_data=[(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in filled],
+                            config=getattr(model, "config", None))
+                        kwargs["position_ids"] = torch.arange(piece.start, piece.stop, device=ids.device).unsqueeze(0).expand(n, -1)
+                        cache = None
+                with capture(module, stop=True) as got:
+                    try:
+                        model(input_ids=ids, use_cache=piece.shared or "past_key_values" in kwargs, **kwargs)
+                    except StopForward:
+                        pass
+                seen.append(got[0])
+        return seen
+
     def stitch(self, parts: Sequence[torch.Tensor], dim: int = 1) -> torch.Tensor:
         """One tensor per forward (plan order, rows first, positions along ``dim``) put back as
         the full batch's ``[B, ..., T, ...]`` tensor; positions no forward covered are zero."""
