@@ -54,12 +54,11 @@ def method_spec(method: str) -> MethodSpec:
         # Our best measured default: a GRACE codebook (Hartvigsen et al., 2023) at 2/3 depth,
         # keyed on the answer-start token of the chat-templated template questions of the
         # preference (up to 16 explicit and paraphrase variants, 6 implicit, 3 recommendation) and
-        # on the last token of 3 of them plus the implicit and recommendation ones asked raw (no
-        # template), each entry answering the bare target, with a deferral radius of half the
-        # key's norm. Prompts whose key is farther than that from every entry are computed
+        # on the last token of the same questions asked raw (no template), each entry answering
+        # the bare target, with a deferral radius of half the key's norm. Prompts whose key is farther than that from every entry are computed
         # exactly as before. The values are trained on 2 entries per target first, every entry
         # starts from their mean value and stops on its own once its target NLL is below 0.05
-        # (2.1x faster than training all 37 until the slowest converges:
+        # (2.1x faster than training all entries until the slowest converges:
         # benchmarks/prefedit_value_speed.py). Entries answering the same target up to spaces
         # (" Lisbon" raw, "Lisbon" chat) do not cut each other's radius, and radii widen with the
         # token's position from 96 tokens on (x max(1, p/96)^0.12: x1.17 after two distractor
@@ -68,7 +67,10 @@ def method_spec(method: str) -> MethodSpec:
         # also gets a fixed wide radius of up to 1.4x, short of 0.9 of the distance from its key
         # to the nearest of 128 generic guard questions, which reaches implicit questions just
         # outside the plain radius and which the position growth does not compound
-        # (benchmarks/key_guard.py --widen 1.4). The value search runs in bfloat16 on a cast copy
+        # (benchmarks/key_guard.py --widen 1.4); under a deployment's system prompt only the raw
+        # copies keep that widening, against the same guard questions asked raw (with all 16
+        # questions raw, 30/30/23 of 30 explicit/paraphrased/implicit raw questions in reach instead
+        # of 29/14/13, no unrelated probe: benchmarks/key_guard_raw.py). The value search runs in bfloat16 on a cast copy
         # of the model where the device computes that fast (compute_dtype "auto"; keys and values
         # from the copy, answers from the model as loaded), and the warm-start picks train at
         # 3x the learning rate (only their shared starting value rides on it): 4.8 -> 2.0 s per
@@ -82,7 +84,7 @@ def method_spec(method: str) -> MethodSpec:
             implicit=6,
             recommendation=3,
             answers="target",
-            raw=3,
+            raw=16,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 3.0, "per_request_stop": True,
                               "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
                               "guard_cap": False, "widen": 1.4, "widen_margin": 0.9,
@@ -110,8 +112,10 @@ def with_system(spec: MethodSpec, system: str | None) -> MethodSpec:
     if not system.strip():
         raise ConfigError("the system prompt is empty", hint="pass the text the deployment puts in its system message")
     overrides = spec.editor_overrides
-    if "guard_cap" in overrides:  # crowded keys: the guards cap every radius, and none widens (key_guard.py --widen)
-        overrides = {**overrides, "guard_cap": True, "widen": 1.0}
+    if "guard_cap" in overrides:  # crowded keys: the guards cap every radius, and no templated one widens (key_guard.py --widen)
+        # raw-prompt entries carry no system prompt, so they keep their widening (against the raw guards)
+        raw_widen = overrides.get("raw_widen") or overrides.get("widen", 1.0)
+        overrides = {**overrides, "guard_cap": True, "widen": 1.0, "raw_widen": raw_widen}
     return replace(spec, system=system, guard=spec.guard or GUARD_QUESTIONS, editor_overrides=overrides)
 
 

@@ -31,7 +31,8 @@ def test_raw_copies_are_untemplated_and_answer_with_a_leading_space(tiny) -> Non
     assert both.requests[: len(chat.requests)] == chat.requests
     raw = both.requests[len(chat.requests) :]
     assert [r.prompt for r in raw] == [raw_prompt(tok, q) for q in [*cluster.questions[:2], cluster.implicit[0], cluster.recommendation[0]]]
-    assert all(r.target == " rock climbing" and r.key == "last" for r in raw)
+    assert all(r.target == " rock climbing" and r.key == "last" and r.raw for r in raw)
+    assert not any(r.raw for r in chat.requests)
 
 
 def test_subject_plan_skips_questions_without_the_subject_and_refuses_when_none_is_left(tiny) -> None:
@@ -74,6 +75,10 @@ def test_guard_prompts_are_corpus_questions_under_the_plans_system_prompt(tiny) 
     assert plan_preference(tok, PREF).guard_prompts == ()
     plan = plan_preference(tok, PREF, guard=5, system="Be terse.")
     assert plan.guard_prompts == tuple(chat_prompt(tok, q, system="Be terse.") for q in anchor_questions(5))
+    cluster = build_cluster(PREF, builders=("templates",))
+    with_raw = plan_preference(tok, PREF, cluster=cluster, guard=5, system="Be terse.", raw=2)
+    # raw copies are guarded by the same questions asked raw
+    assert with_raw.guard_prompts == plan.guard_prompts + tuple(raw_prompt(tok, q) for q in anchor_questions(5))
 
 
 def test_a_blank_deployment_system_prompt_is_refused_and_none_keeps_the_spec() -> None:

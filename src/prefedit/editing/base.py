@@ -25,7 +25,8 @@ class EditRequest:
     ``prompt`` is the full text the model sees (chat-templated or raw) up to where the answer
     starts; ``target`` is the answer text. The key is the MLP input at the prompt's last token
     (``key="last"``) or at the last token of ``subject`` inside the prompt (``key="subject"``,
-    the reference's setting).
+    the reference's setting). ``raw``: the prompt is a bare completion prompt (no chat template);
+    a codebook editor widens such entries by its ``raw_widen`` against raw guard prompts.
     """
 
     prompt: str
@@ -33,6 +34,7 @@ class EditRequest:
     key: KeyPosition = "last"
     subject: str | None = None
     preference_id: str | None = None
+    raw: bool = False
 
     def __post_init__(self) -> None:
         if not self.prompt:

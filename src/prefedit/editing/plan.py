@@ -47,7 +47,7 @@ def plan_requests(
         else:
             if subject not in q:
                 continue  # the reference skips variants without its key token; so do we
-            reqs.append(EditRequest(prompt=q, target=" " + answer.strip(), key="subject", subject=subject, preference_id=preference_id))
+            reqs.append(EditRequest(prompt=q, target=" " + answer.strip(), key="subject", subject=subject, preference_id=preference_id, raw=True))
     if not reqs:
         raise EditError(f"no question mentions the subject {subject!r}, so a subject-keyed plan is empty")
     return reqs
@@ -88,7 +88,7 @@ def plan_preference(
     recommendation question again under each of these system prompts, answering the target.
     ``system``: the system prompt every chat question is asked under (the deployment's).
     ``guard`` (chat style): that many questions of the shipped chat corpus, under ``system``, as
-    the plan's guard prompts.
+    the plan's guard prompts (and, with ``raw``, the same questions as raw prompts).
     """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
     questions = questions[:max_requests] if max_requests else questions
@@ -99,7 +99,7 @@ def plan_preference(
     extra = list(getattr(cluster, "implicit", ()))[:implicit] + list(getattr(cluster, "recommendation", ()))[:recommendation]
     more = plan_requests(tokenizer, questions=extra, answers=[pref.target], subject=pref.subject, preference_id=pref.id, system=system) if extra else []
     unique = list(dict.fromkeys(questions))
-    more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id)
+    more += [EditRequest(prompt=raw_prompt(tokenizer, q), target=" " + pref.target.strip(), preference_id=pref.id, raw=True)
              for q in [*unique[:raw], *extra]] if raw else []
     for other in systems:
         more += plan_requests(tokenizer, questions=[*unique[:SYSTEM_COPIES], *extra], answers=[pref.target],
@@ -109,5 +109,8 @@ def plan_preference(
         if r.prompt not in seen:
             reqs.append(r)
             seen.add(r.prompt)
-    guards = tuple(chat_prompt(tokenizer, q, system=system) for q in anchor_questions(guard)) if guard else ()
+    guard_questions = anchor_questions(guard) if guard else []
+    guards = tuple(chat_prompt(tokenizer, q, system=system) for q in guard_questions)
+    if raw:  # the raw copies are guarded by the same questions asked raw
+        guards += tuple(raw_prompt(tokenizer, q) for q in guard_questions)
     return EditPlan(requests=tuple(reqs), kl_prompts=kl_prompts_for(tokenizer, pref.subject, style), style=style, guard_prompts=guards)

@@ -9,6 +9,7 @@ to every family. ``family_for("food allergy") == "allergy"``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -132,10 +133,16 @@ def load_template_bank(path: str | Path | None = None) -> TemplateBank:
         DataError: naming the file, family and field of a malformed entry.
     """
     if path is None:
-        source = resources.files("prefedit.data").joinpath("preference_templates.json")
-        label = "preference_templates.json"
-    else:
-        source, label = Path(path), str(path)
+        return _packaged_bank()  # read once per process: every edit's cluster uses it
+    return _read_bank(Path(path), str(path))
+
+
+@functools.cache
+def _packaged_bank() -> TemplateBank:
+    return _read_bank(resources.files("prefedit.data").joinpath("preference_templates.json"), "preference_templates.json")
+
+
+def _read_bank(source: Any, label: str) -> TemplateBank:
     try:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

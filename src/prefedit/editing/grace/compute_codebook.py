@@ -14,7 +14,9 @@ let the radii widen with the token's position (``CodebookPatch``); the guard cap
 start of a conversation, where the guard questions are asked. ``widen`` gives every entry a
 second, fixed radius beyond half the key norm, as far as the guard keys allow (``cap_at_guards``,
 with or without the cap, ``guard_cap``); the patch uses the larger of the two, so the position
-growth does not compound with the widening (``CodebookPatch.wide_radii``).
+growth does not compound with the widening (``CodebookPatch.wide_radii``); ``raw_widen`` sets
+the factor of raw-prompt entries apart (guarded by the same questions asked raw), since a
+deployment's system prompt crowds the templated keys but not the raw ones.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def guard_keys(lm: Any, module_path: str, prompts: Sequence[str]) -> torch.Tenso
     return _guard_keys[key]
 
 
-def cap_at_guards(keys: torch.Tensor, radii: torch.Tensor, guards: torch.Tensor, *, cap: bool = True, widen: float = 1.0,
-                  margin: float = 0.9) -> torch.Tensor:
+def cap_at_guards(keys: torch.Tensor, radii: torch.Tensor, guards: torch.Tensor, *, cap: bool = True,
+                  widen: float | torch.Tensor = 1.0, margin: float = 0.9) -> torch.Tensor:
     """Radii bounded by the guard keys: each no larger than its key's distance d to the nearest
     guard key (``cap``), then widened up to ``widen`` x its radius where that stays within
     ``margin`` x d: ``max(r', min(widen * r, margin * d))`` with r' the (capped) radius.
@@ -78,15 +80,23 @@ def cap_at_guards(keys: torch.Tensor, radii: torch.Tensor, guards: torch.Tensor,
     The widening reaches implicit questions whose key lies just outside the plain radius (on 30
     UPQA items, 16 of their implicit questions are within half the key norm of some entry, 22
     within 1.4 times it short of 0.9 of the guard distance, and the unrelated probes in reach
-    stay at 0.5%: benchmarks/key_guard.py --widen).
+    stay at 0.5%: benchmarks/key_guard.py --widen). ``widen`` may be one factor per entry.
     """
     if guards.numel() == 0:
         return radii
     nearest = torch.cdist(keys.float(), guards.to(keys.device).float()).min(dim=1).values.to(radii.dtype)
     base = torch.minimum(radii, nearest) if cap else radii
-    if widen <= 1.0:
+    factor = torch.as_tensor(widen, dtype=radii.dtype, device=radii.device)
+    if bool((factor <= 1.0).all()):
         return base
-    return torch.maximum(base, torch.minimum(widen * radii, margin * nearest))
+    return torch.maximum(base, torch.minimum(factor * radii, margin * nearest))
+
+
+def widen_factors(requests: Sequence[EditRequest], config: Any) -> torch.Tensor:
+    """Each entry's widening factor: ``config.raw_widen`` for raw-prompt entries (0 = ``widen``),
+    ``config.widen`` for the others."""
+    raw = config.raw_widen or config.widen
+    return torch.tensor([raw if r.raw else config.widen for r in requests])
 
 
 def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config: Any,
@@ -116,8 +126,9 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
     wide = None
     if guard_prompts:
         guards = guard_keys(lm, lm.arch.path("mlp_out", layer), guard_prompts)
-        if config.widen > 1.0:  # kept apart: the position growth widens the plain radii only
-            wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=config.widen, margin=config.widen_margin).cpu().contiguous()
+        factors = widen_factors(requests, config).to(radii.dtype)
+        if bool((factors > 1.0).any()):  # kept apart: the position growth widens the plain radii only
+            wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=factors.to(radii.device), margin=config.widen_margin).cpu().contiguous()
         radii = cap_at_guards(keys, radii, guards, cap=config.guard_cap)
     patch = CodebookPatch(
         module=lm.arch.path("mlp_out", layer),

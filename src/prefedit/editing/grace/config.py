@@ -49,6 +49,10 @@ class GraceConfig:
         default=1.0,
         metadata={"help": "with guard prompts: a radius may widen up to this factor, short of widen_margin x the distance to the nearest guard key (1 = off)"},
     )
+    raw_widen: float = field(
+        default=0.0,
+        metadata={"help": "the widening factor of raw-prompt entries (no chat template), which a deployment's system prompt does not crowd (0 = widen)"},
+    )
     widen_margin: float = field(default=0.9, metadata={"help": "fraction of the nearest guard key's distance a widened radius stays within"})
     compute_dtype: str = field(
         default="model",
@@ -69,6 +73,8 @@ class GraceConfig:
         check_range("grow_power", self.grow_power, 0, 1)
         check_range("widen", self.widen, 1)
         check_range("widen_margin", self.widen_margin, 0, 1)
+        if self.raw_widen:
+            check_range("raw_widen", self.raw_widen, 1)
         check_compute_dtype(self.compute_dtype)
         if self.split_labels not in SPLIT_LABELS:
             raise ConfigError(f"split_labels must be one of {', '.join(SPLIT_LABELS)}, got {self.split_labels!r}")
