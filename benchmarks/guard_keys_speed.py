@@ -1,6 +1,8 @@
 """Seconds to compute the guard keys of a plan (``keys_at``: each prompt's input of the edited
 layer's MLP output projection at its last token), with the prompts' shared templated head run
-once (``Prefill.inputs_of``, what ``keys_at`` does) against one padded batch up to the layer.
+once (``Prefill.inputs_of``, what ``keys_at`` does) against one padded batch up to the layer,
+and the same on the bfloat16 copy the value search runs on (``compute_twin``), which is where
+``prefedit`` computes them.
 
 The guard prompts are those of a ``prefedit`` plan keyed under ``--system``: the corpus
 questions under that system prompt, and the same questions raw (the guards of the raw copies).
@@ -26,6 +28,7 @@ from prefedit.editing.tokens import encode_rows
 from prefedit.editing.values import at_keys_per_request, build_rows, keys_at
 from prefedit.models import chat_prompt, load_model
 from prefedit.models.chat import raw_prompt
+from prefedit.models.twin import compute_twin
 from prefedit.personalize import method_spec
 
 
@@ -52,12 +55,20 @@ def main() -> None:
     questions = anchor_questions(args.guards)
     prompts = [chat_prompt(lm.tokenizer, q, system=args.system) for q in questions] + [raw_prompt(lm.tokenizer, q) for q in questions]
     requests = [EditRequest(prompt=p, target="x") for p in prompts]
+    twin = compute_twin(lm, torch.bfloat16)
+    twin_module = twin.model.get_submodule(lm.arch.path("mlp_out", lm.arch.relative_layer(method_spec("prefedit").editor_overrides["layer"])))
     seconds, results = time_alternating(range(args.reps), {"padded": lambda _: padded_keys(lm, module, requests),
-                                                           "shared head": lambda _: keys_at(lm, module, requests, ("",))})
-    a, b = results[-1]["padded"], results[-1]["shared head"]
-    agree = float(((a - b).norm(dim=1) / a.norm(dim=1)).max())
+                                                           "shared head": lambda _: keys_at(lm, module, requests, ("",)),
+                                                           "shared head, bfloat16": lambda _: keys_at(twin, twin_module, requests, ("",))})
+    a, b, c = (results[-1][k].float() for k in ("padded", "shared head", "shared head, bfloat16"))
+
+    def rel(x: torch.Tensor) -> float:
+        return float(((x - a).norm(dim=1) / a.norm(dim=1)).max())
+
     print(f"{len(prompts)} guard prompts, {args.reps} reps, {args.threads} thread(s): padded {seconds['padded']} s, "
-          f"shared head {seconds['shared head']} s ({seconds['padded'] / seconds['shared head']:.1f}x); keys agree to {agree:.1e} of their norm")
+          f"shared head {seconds['shared head']} s ({seconds['padded'] / seconds['shared head']:.1f}x; keys within {rel(b):.1e} of their norm), "
+          f"shared head on the bfloat16 copy {seconds['shared head, bfloat16']} s (keys within {rel(c):.1e}, mean "
+          f"{float(((c - a).norm(dim=1) / a.norm(dim=1)).mean()):.1e})")
 
 
 if __name__ == "__main__":

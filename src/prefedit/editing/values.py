@@ -293,7 +293,8 @@ def optimize_values(
         try:
             with torch.no_grad():
                 hidden, caches = pre.run(model.base_model)
-                base_logits = _vocab(model, pre.stitch(hidden)[where])
+                # the unedited logits are only the KL term's reference (a GRACE plan has none)
+                kl_ref = torch.log_softmax(_vocab(model, pre.stitch(hidden)[where][is_kl]).float(), -1) if bool(is_kl.any()) else None
         finally:
             for h in handles:
                 h.remove()
@@ -305,7 +306,6 @@ def optimize_values(
         split = SplitRows(model, batch.input_ids, batch.attention_mask, batch.key_pos, pad, cache=kv)
         upper = Upper(lm.arch, layer, split.take(pre.stitch(entering))) if skip_lower else None
         at = torch.zeros_like(batch.key_pos)  # every row's key is its first suffix slot
-        kl_ref = torch.log_softmax(base_logits[is_kl].float(), -1) if bool(is_kl.any()) else None
         delta = torch.zeros_like(v0, requires_grad=True)
         prob = _Problem(model, module, batch, req, row_of, where, is_kl, labels, at, split, upper, kl_ref, v0)
         steps_warm = 0

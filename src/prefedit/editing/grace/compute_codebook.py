@@ -54,15 +54,15 @@ def split_labels(requests: Sequence[EditRequest], rule: str) -> list[str]:
 
 
 GUARD_CACHE_SIZE = 8
-_guard_keys: dict[tuple[str, str, tuple[str, ...]], torch.Tensor] = {}
+_guard_keys: dict[tuple[str, str, str, tuple[str, ...]], torch.Tensor] = {}
 
 
 def guard_keys(lm: Any, module_path: str, prompts: Sequence[str]) -> torch.Tensor:
     """Keys (answer-start inputs of ``module_path``) of ``prompts`` on the unedited ``lm``, cached
-    per model, module and prompt set (every edit of a deployment uses the same guards)."""
+    per model, dtype, module and prompt set (every edit of a deployment uses the same guards)."""
     from prefedit.editing.values import keys_at
 
-    key = (lm.fingerprint, module_path, tuple(prompts))
+    key = (lm.fingerprint, str(lm.dtype), module_path, tuple(prompts))
     if key not in _guard_keys:
         if len(_guard_keys) >= GUARD_CACHE_SIZE:
             _guard_keys.pop(next(iter(_guard_keys)))
@@ -103,9 +103,9 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
                    guard_prompts: Sequence[str] = ()) -> tuple[CodebookPatch, dict[str, Any]]:
     """One entry per request at the layer's MLP output projection.
 
-    With ``config.compute_dtype`` other than the model's, the values (and keys) are searched on
-    a cast copy of the model (``compute_twin``); the guard keys and every answer afterwards
-    come from the model itself.
+    With ``config.compute_dtype`` other than the model's, the values, keys and guard keys are
+    computed on a cast copy of the model (``compute_twin``); every answer afterwards comes from
+    the model itself.
     """
     work = compute_twin(lm, resolve_compute_dtype(config.compute_dtype, lm.device, lm.dtype))
     module = work.arch.module("mlp_out", layer)
@@ -125,7 +125,11 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), split_labels(requests, config.split_labels))
     wide = None
     if guard_prompts:
-        guards = guard_keys(lm, lm.arch.path("mlp_out", layer), guard_prompts)
+        # from the copy the entry keys come from: the distances compare keys computed alike, and
+        # on SmolLM2 the 256 guard keys of a plan under the default system prompt take 1.8 s in
+        # bfloat16 against 6.7 s in float32 on one thread (once per process; the keys differ by
+        # 2.3% of their norm: benchmarks/guard_keys_speed.py --system "You are a helpful assistant.")
+        guards = guard_keys(work, work.arch.path("mlp_out", layer), guard_prompts)
         factors = widen_factors(requests, config).to(radii.dtype)
         if bool((factors > 1.0).any()):  # kept apart: the position growth widens the plain radii only
             wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=factors.to(radii.device), margin=config.widen_margin).cpu().contiguous()
