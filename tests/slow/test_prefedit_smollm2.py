@@ -97,3 +97,34 @@ def test_default_edit_still_answers_several_turns_into_a_conversation(smollm2) -
                 same[name] = sum(a == b for a, b in zip(before, generate(lm, unrelated, max_new_tokens=32), strict=True))
         assert same["grown"] >= same["fixed"] - 1, f"{pref.id}: unrelated prompts unchanged after five turns {same}"
     assert hits["grown"][0] and sum(hits["grown"]) > sum(hits["fixed"]), hits
+
+
+def test_raw_copies_answer_raw_questions_the_plan_does_not_hold_under_a_deployment_prompt(smollm2) -> None:
+    """Keyed under a deployment's system prompt, the raw copies of the template questions answer
+    questions asked with no chat template at all (as completion prompts), worded unlike any
+    planned question; only the raw entries widen, and unrelated prompts asked raw keep their
+    greedy output."""
+    from prefedit.bench.tasks.prompts import PAPER_SYSTEM_PROMPT
+    from prefedit.models.chat import raw_prompt
+    from prefedit.personalize import method_spec, plan_for, with_system
+
+    lm = smollm2
+    spec = with_system(method_spec("prefedit"), PAPER_SYSTEM_PROMPT)
+    asked = {"city": "Where is my home city?", "pet": "What do I call my cat?"}
+    unrelated = [raw_prompt(lm.tokenizer, q) for q in unrelated_prompts()]
+    before = generate(lm, unrelated, max_new_tokens=16)
+    for pref in PREFERENCES:
+        plan = plan_for(lm, pref, spec)
+        question = raw_prompt(lm.tokenizer, asked[pref.id])
+        assert question not in {r.prompt for r in plan.requests}
+        delta = preference_delta(lm, pref, spec=spec)
+        patch = delta.patches[0]
+        raw = torch.tensor([r.raw for r in plan.requests])
+        assert raw.sum() == 25 and patch.wide_radii is not None
+        assert torch.equal(patch.wide_radii[~raw], patch.radii[~raw]) and bool((patch.wide_radii[raw] > patch.radii[raw]).any())
+        with applied(lm, delta):
+            answer = generate(lm, [question], max_new_tokens=8)[0]
+            after = generate(lm, unrelated, max_new_tokens=16)
+        assert pref.target.lower() in answer.lower(), answer
+        same = sum(a == b for a, b in zip(before, after, strict=True))
+        assert same >= 19, f"{pref.id}: only {same}/20 raw unrelated prompts kept their greedy output"
