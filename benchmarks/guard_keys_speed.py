@@ -51,12 +51,13 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_model()
-    module = lm.arch.module("mlp_out", lm.arch.relative_layer(method_spec("prefedit").editor_overrides["layer"]))
+    layer = lm.arch.relative_layer(method_spec("prefedit").editor_overrides["layer"])
+    module = lm.arch.module("mlp_out", layer)
     questions = anchor_questions(args.guards)
     prompts = [chat_prompt(lm.tokenizer, q, system=args.system) for q in questions] + [raw_prompt(lm.tokenizer, q) for q in questions]
     requests = [EditRequest(prompt=p, target="x") for p in prompts]
     twin = compute_twin(lm, torch.bfloat16)
-    twin_module = twin.model.get_submodule(lm.arch.path("mlp_out", lm.arch.relative_layer(method_spec("prefedit").editor_overrides["layer"])))
+    twin_module = twin.arch.module("mlp_out", layer)
     seconds, results = time_alternating(range(args.reps), {"padded": lambda _: padded_keys(lm, module, requests),
                                                            "shared head": lambda _: keys_at(lm, module, requests, ("",)),
                                                            "shared head, bfloat16": lambda _: keys_at(twin, twin_module, requests, ("",))})

@@ -25,9 +25,8 @@ import torch
 from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.editing.anchors import anchor_questions
-from prefedit.editing.base import EditRequest
 from prefedit.editing.grace.compute_codebook import cap_at_guards, split_labels, split_overlaps
-from prefedit.editing.values import keys_at
+from prefedit.editing.values import prompt_keys
 from prefedit.models import chat_prompt, load_model
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
 from prefedit.personalize import method_spec, plan_for, with_system
@@ -58,7 +57,7 @@ def main() -> None:
     widens = [float(w) for w in args.widen.split(",") if w]
 
     def keys(prompts: list[str]) -> torch.Tensor:
-        return keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))
+        return prompt_keys(lm, module, prompts)
 
     print(f"{len(items)} items, {len(guards)} guard questions; share of prompts within some entry's radius")
     print("| system prompt | cap | explicit | paraphrased | implicit | unrelated |\n|---|---|---|---|---|---|")

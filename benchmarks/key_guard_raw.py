@@ -24,9 +24,8 @@ from prefedit.bench.probes import unrelated_prompts
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.prompts import PAPER_SYSTEM_PROMPT
 from prefedit.editing.anchors import anchor_questions
-from prefedit.editing.base import EditRequest
 from prefedit.editing.grace.compute_codebook import cap_at_guards
-from prefedit.editing.values import keys_at
+from prefedit.editing.values import prompt_keys
 from prefedit.models import load_model
 from prefedit.models.chat import raw_prompt
 from prefedit.personalize import GUARD_QUESTIONS, method_spec, plan_for, with_system
@@ -48,7 +47,7 @@ def main() -> None:
     items = load_tasks([args.data], limit=args.limit, per_user=False).items
 
     def keys(prompts: list[str]) -> torch.Tensor:
-        return keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))
+        return prompt_keys(lm, module, prompts)
 
     guards = keys([raw_prompt(lm.tokenizer, q) for q in anchor_questions(GUARD_QUESTIONS)])
     probes = keys([raw_prompt(lm.tokenizer, q) for q in unrelated_prompts()])

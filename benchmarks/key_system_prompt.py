@@ -13,8 +13,7 @@ import torch
 
 from prefedit.bench.tasks.data import load_tasks
 from prefedit.bench.tasks.prompts import PAPER_SYSTEM_PROMPT
-from prefedit.editing.base import EditRequest
-from prefedit.editing.values import keys_at
+from prefedit.editing.values import prompt_keys
 from prefedit.models import chat_prompt, load_model
 
 
@@ -28,7 +27,7 @@ def main() -> None:
         for kind in ("recommendation", "explicit"):
             q = it.questions[kind]
             prompts = [chat_prompt(lm.tokenizer, q), chat_prompt(lm.tokenizer, q, system=PAPER_SYSTEM_PROMPT), chat_prompt(lm.tokenizer, q, system=None)]
-            k = keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))
+            k = prompt_keys(lm, module, prompts)
             norm = float(k[0].norm())
             pairs.setdefault(f"{kind}: fixed -> paper system prompt", []).append(float((k[0] - k[1]).norm()) / norm)
             pairs.setdefault(f"{kind}: fixed -> template default", []).append(float((k[0] - k[2]).norm()) / norm)

@@ -26,6 +26,7 @@ def _plain(lm, batch, module):
 
 @pytest.mark.parametrize("family", ["llama", "qwen2", "olmo2", "gpt2"])
 def test_prefill_equals_the_plain_forward(tiny, family) -> None:
+    # also when every forward stops at a module (``inputs_of``, what ``keys_at`` runs)
     lm = tiny(family)
     texts = _rows(lm)
     batch = encode_rows(lm.tokenizer, texts, ["ok"] * len(texts), [0] * len(texts))
@@ -38,6 +39,9 @@ def test_prefill_equals_the_plain_forward(tiny, family) -> None:
     real = batch.attention_mask.bool()
     torch.testing.assert_close(pre.stitch(got_hidden)[real], hidden[real], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(pre.stitch(parts)[real], seen[real], rtol=1e-4, atol=1e-5)
+    with torch.no_grad(), capture(module) as inputs:  # the module's inputs; inputs_of stops every forward there
+        lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    torch.testing.assert_close(pre.stitch(pre.inputs_of(lm.model.base_model, module))[real], inputs[0][real], rtol=1e-4, atol=1e-5)
     for i, (k, v) in enumerate(kv):
         got_k = pre.stitch([c[i][0] for c in caches], dim=2)
         got_v = pre.stitch([c[i][1] for c in caches], dim=2)
@@ -45,18 +49,6 @@ def test_prefill_equals_the_plain_forward(tiny, family) -> None:
         torch.testing.assert_close(got_v.transpose(1, 2)[real], v.transpose(1, 2)[real], rtol=1e-4, atol=1e-5)
 
 
-
-@pytest.mark.parametrize("family", ["llama", "qwen2", "olmo2", "gpt2"])
-def test_inputs_stopped_at_a_module_equal_the_plain_forwards(tiny, family) -> None:
-    lm = tiny(family)
-    texts = _rows(lm)
-    batch = encode_rows(lm.tokenizer, texts, ["ok"] * len(texts), [0] * len(texts))
-    module = lm.arch.module("mlp_out", lm.arch.relative_layer(0.5))
-    with torch.no_grad(), capture(module) as seen:
-        lm.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    pre = Prefill(batch.input_ids, batch.attention_mask)
-    real = batch.attention_mask.bool()
-    torch.testing.assert_close(pre.stitch(pre.inputs_of(lm.model.base_model, module))[real], seen[0][real], rtol=1e-4, atol=1e-5)
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=12), min_size=1, max_size=8), st.integers(1, 4))

@@ -74,8 +74,6 @@ class Prefill:
     def run(self, model: nn.Module, **kwargs: Any) -> tuple[list[torch.Tensor], list[list[tuple[torch.Tensor, torch.Tensor]]]]:
         """Run the forwards of ``model`` (a base model returning ``last_hidden_state`` and a
         cache) in plan order: the last hidden state of each and its per-layer keys/values."""
-        from transformers import DynamicCache
-
         hidden: list[torch.Tensor] = []
         caches: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
         for group in self.pieces:
@@ -86,15 +84,7 @@ class Prefill:
                     out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **kwargs)
                 else:
                     ids = self.input_ids[piece.rows, piece.start : piece.stop]
-                    mask = self.mask[piece.rows, : piece.stop]
-                    extra: dict[str, Any] = {}
-                    if past:
-                        n = len(piece.rows)
-                        extra["past_key_values"] = DynamicCache(
-                            ddp_cache_data=[(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in past],
-                            config=getattr(model, "config", None))
-                        extra["position_ids"] = torch.arange(piece.start, piece.stop, device=ids.device).unsqueeze(0).expand(n, -1)
-                    out = model(input_ids=ids, attention_mask=mask, use_cache=True, **extra, **kwargs)
+                    out = model(input_ids=ids, use_cache=True, **self._rest_kwargs(piece, past, model), **kwargs)
                 layers = [(layer.keys[:, :, -ids.shape[1] :], layer.values[:, :, -ids.shape[1] :]) for layer in out.past_key_values.layers]
                 hidden.append(out.last_hidden_state)
                 caches.append(layers)
@@ -120,15 +110,9 @@ class Prefill:
                     kwargs: dict[str, Any] = {"attention_mask": torch.ones_like(ids), "past_key_values": cache}
                 else:
                     ids = self.input_ids[piece.rows, piece.start : piece.stop]
-                    kwargs = {"attention_mask": self.mask[piece.rows, : piece.stop]}
-                    if cache is not None:
-                        n = len(piece.rows)
-                        filled = [(layer.keys, layer.values) for layer in cache.layers if getattr(layer, "keys", None) is not None and layer.keys.numel()]
-                        kwargs["past_key_values"] = DynamicCache(
-                            ddp_cache_data=[(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in filled],
-                            config=getattr(model, "config", None))
-                        kwargs["position_ids"] = torch.arange(piece.start, piece.stop, device=ids.device).unsqueeze(0).expand(n, -1)
-                        cache = None
+                    filled = [(layer.keys, layer.values) for layer in cache.layers if getattr(layer, "keys", None) is not None and layer.keys.numel()] if cache is not None else []
+                    kwargs = self._rest_kwargs(piece, filled, model)
+                    cache = None
                 with capture(module, stop=True) as got:
                     try:
                         model(input_ids=ids, use_cache=piece.shared or "past_key_values" in kwargs, **kwargs)
@@ -136,6 +120,21 @@ class Prefill:
                         pass
                 seen.append(got[0])
         return seen
+
+    def _rest_kwargs(self, piece: _Piece, past: Sequence[tuple[torch.Tensor, torch.Tensor]], model: nn.Module) -> dict[str, Any]:
+        """Forward arguments of a non-shared piece: its rows' mask up to its end and, after a
+        shared prefix (``past``: its per-layer keys/values, one row), that cache for every row
+        with the positions following it."""
+        from transformers import DynamicCache
+
+        kwargs: dict[str, Any] = {"attention_mask": self.mask[piece.rows, : piece.stop]}
+        if past:
+            n = len(piece.rows)
+            kwargs["past_key_values"] = DynamicCache(
+                ddp_cache_data=[(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in past],
+                config=getattr(model, "config", None))
+            kwargs["position_ids"] = torch.arange(piece.start, piece.stop, device=self.input_ids.device).unsqueeze(0).expand(n, -1)
+        return kwargs
 
     def stitch(self, parts: Sequence[torch.Tensor], dim: int = 1) -> torch.Tensor:
         """One tensor per forward (plan order, rows first, positions along ``dim``) put back as

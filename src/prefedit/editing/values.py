@@ -461,3 +461,8 @@ def keys_at(lm: Any, module: nn.Module, requests: Sequence[EditRequest], prefixe
     pre = Prefill(batch.input_ids, batch.attention_mask)
     captured = pre.stitch(pre.inputs_of(lm.model.base_model, module))
     return at_keys_per_request(captured, batch.key_pos, torch.tensor(rows.request, device=lm.device), len(requests))
+
+
+def prompt_keys(lm: Any, module: nn.Module, prompts: Sequence[str]) -> torch.Tensor:
+    """``keys_at`` of whole prompts: the module's input at each prompt's last token (``[P, d_in]``)."""
+    return keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",))

@@ -60,14 +60,14 @@ _guard_keys: dict[tuple[str, str, str, tuple[str, ...]], torch.Tensor] = {}
 def guard_keys(lm: Any, module_path: str, prompts: Sequence[str]) -> torch.Tensor:
     """Keys (answer-start inputs of ``module_path``) of ``prompts`` on the unedited ``lm``, cached
     per model, dtype, module and prompt set (every edit of a deployment uses the same guards)."""
-    from prefedit.editing.values import keys_at
+    from prefedit.editing.values import prompt_keys
 
     key = (lm.fingerprint, str(lm.dtype), module_path, tuple(prompts))
     if key not in _guard_keys:
         if len(_guard_keys) >= GUARD_CACHE_SIZE:
             _guard_keys.pop(next(iter(_guard_keys)))
         module = lm.model.get_submodule(module_path)
-        _guard_keys[key] = keys_at(lm, module, [EditRequest(prompt=p, target="x") for p in prompts], ("",)).detach().cpu()
+        _guard_keys[key] = prompt_keys(lm, module, prompts).detach().cpu()
     return _guard_keys[key]
 
 
@@ -130,9 +130,9 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         # bfloat16 against 6.7 s in float32 on one thread (once per process; the keys differ by
         # 2.3% of their norm: benchmarks/guard_keys_speed.py --system "You are a helpful assistant.")
         guards = guard_keys(work, work.arch.path("mlp_out", layer), guard_prompts)
-        factors = widen_factors(requests, config).to(radii.dtype)
+        factors = widen_factors(requests, config)
         if bool((factors > 1.0).any()):  # kept apart: the position growth widens the plain radii only
-            wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=factors.to(radii.device), margin=config.widen_margin).cpu().contiguous()
+            wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=factors, margin=config.widen_margin).cpu().contiguous()
         radii = cap_at_guards(keys, radii, guards, cap=config.guard_cap)
     patch = CodebookPatch(
         module=lm.arch.path("mlp_out", layer),
