@@ -21,6 +21,7 @@ from torch import nn
 from prefedit.config import check_range
 from prefedit.editing.base import EditRequest
 from prefedit.editing.hooks import frozen
+from prefedit.editing.loss import token_nll
 from prefedit.editing.prefill import Prefill
 from prefedit.editing.tokens import encode_rows, key_index
 from prefedit.errors import ConfigError
@@ -444,7 +445,7 @@ def _wins(logits: torch.Tensor, labels: torch.Tensor, margin: float) -> bool:
 
 def _nll_per_request(logits: torch.Tensor, labels: torch.Tensor, req: torch.Tensor, n_req: int) -> torch.Tensor:
     """Mean target-token NLL per request (tokens of all its prefixes pooled): ``[n_req]``."""
-    tok_nll = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+    tok_nll = token_nll(logits, labels)
     sums = torch.zeros(n_req, device=logits.device).index_add(0, req, tok_nll)
     return sums / torch.bincount(req, minlength=n_req).clamp(min=1)
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prefedit.editing.base import EditRequest
+from prefedit.editing.loss import token_nll
 from prefedit.editing.tokens import Batch, encode_rows, key_index
 from prefedit.editing.values import logits_at
 
@@ -56,7 +57,7 @@ def target_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     where = batch.labels != -100
     rows = torch.arange(where.shape[0], device=where.device).unsqueeze(1).expand_as(where)[where]
     logits = logits_at(model, batch.input_ids, batch.attention_mask, where)
-    nll = F.cross_entropy(logits.float(), batch.labels[where], reduction="none")
+    nll = token_nll(logits, batch.labels[where])
     return _row_means(nll, rows, where.shape[0])
 
 
