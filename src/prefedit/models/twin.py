@@ -72,8 +72,9 @@ def _stamp(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
 def compute_twin(lm: Any, dtype: torch.dtype) -> Any:
     """``lm`` computing in ``dtype``: ``lm`` itself when it already does, carries an applied
     delta or has forward hooks; else a copy (same tokenizer and fingerprint, eager attention:
-    the fused CPU attention's backward is slow in bfloat16) cached on ``lm`` until its weights
-    change. The copy holds the weights once, in ``dtype``."""
+    the fused CPU attention's backward is slow in bfloat16; for grouped-query families the
+    eager computation without its per-head key/value copies, ``prefedit.models.attention``)
+    cached on ``lm`` until its weights change. The copy holds the weights once, in ``dtype``."""
     from prefedit.deltas.delta import applied_deltas
     from prefedit.models.arch import ArchAdapter
     from prefedit.models.load import LoadedModel
@@ -90,10 +91,13 @@ def compute_twin(lm: Any, dtype: torch.dtype) -> Any:
     memo = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=False) for p in model.parameters()}
     twin = copy.deepcopy(model, memo).to(dtype).eval()
     if hasattr(twin, "set_attn_implementation"):
+        from prefedit.models.attention import register, supports_grouped
+
+        name = register() if supports_grouped(twin) else "eager"
         try:
-            twin.set_attn_implementation("eager")
+            twin.set_attn_implementation(name)
         except (ValueError, ImportError) as exc:  # keep the copy's own attention
-            log.debug("eager attention unavailable for the compute twin: %s", exc)
+            log.debug("%s attention unavailable for the compute twin: %s", name, exc)
     twin_lm = LoadedModel(model=twin, tokenizer=lm.tokenizer, name=lm.name, fingerprint=lm.fingerprint, arch=ArchAdapter(twin))
     lm._compute_twin = (dtype, stamp, twin_lm)
     return twin_lm
