@@ -9,7 +9,9 @@ with the same plan trained another way, alternating per item so that load affect
 - ``--against cold``: float32, all entries together until the slowest reaches 0.1 target NLL,
   no warm start (the default before the warm start);
 - ``--against raw3``: the same training on the plan with 3 explicit/paraphrase questions copied
-  raw instead of all of them (the default before the raw copies of every question).
+  raw instead of all of them (the default before the raw copies of every question);
+- ``--against warm3``: the warm-start picks at 3x the base learning rate instead of 4x (the
+  default before).
 
 ``--protocol paper`` keys the plans as ``prefedit bench --protocol paper`` does (under its
 system message, ``with_system``).
@@ -32,13 +34,15 @@ from prefedit.personalize import method_spec, preference_delta, with_system
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_item_options(ap, n=6)
-    ap.add_argument("--against", choices=("float32", "cold", "raw3"), default="float32", help="what to compare with (default float32)")
+    ap.add_argument("--against", choices=("float32", "cold", "raw3", "warm3"), default="float32", help="what to compare with (default float32)")
     ap.add_argument("--protocol", choices=("chat", "paper"), default="chat", help="key the plans as the bench does under this protocol")
     args = ap.parse_args()
     lm, items = load_items(args, extra=1)
     new = with_system(method_spec("prefedit"), chat_system_prompt(args.protocol))
     if args.against == "raw3":
         old = replace(new, raw=3)
+    elif args.against == "warm3":
+        old = replace(new, editor_overrides={**new.editor_overrides, "warm_lr": 3.0})
     else:
         f32 = {**new.editor_overrides, "compute_dtype": "model", "warm_lr": 0.0}
         if args.against == "cold":

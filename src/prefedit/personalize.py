@@ -73,9 +73,10 @@ def method_spec(method: str) -> MethodSpec:
         # of 29/14/13, no unrelated probe: benchmarks/key_guard_raw.py). The value search runs in bfloat16 on a cast copy
         # of the model where the device computes that fast (compute_dtype "auto"; keys and values
         # from the copy, answers from the model as loaded), and the warm-start picks train at
-        # 3x the learning rate (only their shared starting value rides on it): 4.8 -> 2.0 s per
-        # preference on SmolLM2 on one CPU thread, the 12-item screen's answers as good or better
-        # (benchmarks/prefedit_value_speed.py, method_screen.py). docs/personalize.md has the
+        # 4x the learning rate (only their shared starting value rides on it): 4.8 -> 2.0 s per
+        # preference on SmolLM2 on one CPU thread with 3x, the 12-item screen's answers as good or
+        # better (benchmarks/prefedit_value_speed.py, method_screen.py); 4x instead of 3x saves
+        # about 5% more (prefedit_value_speed.py --against warm3). docs/personalize.md has the
         # measured tables and the commands.
         return MethodSpec(
             editor="grace",
@@ -85,7 +86,7 @@ def method_spec(method: str) -> MethodSpec:
             recommendation=3,
             answers="target",
             raw=16,
-            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 3.0, "per_request_stop": True,
+            editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 4.0, "per_request_stop": True,
                               "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
                               "guard_cap": False, "widen": 1.4, "widen_margin": 0.9,
                               "compute_dtype": "auto"},
