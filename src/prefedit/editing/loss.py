@@ -3,8 +3,8 @@
 ``cross_entropy(logits.float(), labels)`` on bfloat16 logits first writes a float32 copy of
 the whole ``[positions, vocab]`` block, then its log-softmax, then in the backward pass two
 more blocks of the same size: on SmolLM2 (49,152 tokens) 300 target positions make 59 MB per
-block, and at one CPU thread those passes through memory took about 100 ms per step of the
-value search, longer than the vocabulary projection itself. Plain ``cross_entropy`` on the
+block, and at one CPU thread those passes through memory took about 110 ms per step of the
+value search (32 ms in blocks), longer than the vocabulary projection itself. Plain ``cross_entropy`` on the
 bfloat16 logits is fast but rounds ``logit - logsumexp`` to bfloat16, whose spacing near a
 logit of 14 is 0.06: a target NLL of 0.05 (the search's stopping point) would come out
 anywhere from 0 to 0.1.
