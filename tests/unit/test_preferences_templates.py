@@ -84,6 +84,27 @@ def test_family_for_covers_every_upqa_attribute_type(bank: TemplateBank) -> None
     assert mapped >= 0.99  # measured 0.999 (1 of 1000 rows, "project" before it was added) when written
 
 
+def _words(question: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", question.lower().replace("\u2019", "'")).split())
+
+
+def test_no_template_question_repeats_an_upqa_evaluation_question(bank: TemplateBank) -> None:
+    """The benchmark scores paraphrased, implicit and recommendation questions that a method never
+    sees; a template with the same words would key an edit on the test question itself. (The
+    explicit question is given to every method, so a template may repeat it.)"""
+    held_out: dict[str, str] = {}
+    for path in sorted(UPQA_DIR.glob("*.json")):
+        for i, row in enumerate(json.loads(path.read_text())):
+            for field in ("question_paraphrased", "implicit_question", "product_recommendation_question"):
+                for q in row[field] if isinstance(row[field], list) else [row[field]]:
+                    held_out.setdefault(_words(q), f"{path.name}[{i}].{field}")
+    if not held_out:
+        pytest.skip(f"shared UPQA data not found at {UPQA_DIR}")
+    repeats = [(name, kind, q, held_out[_words(q)]) for name in bank.names() for kind in ("explicit", "paraphrased", "implicit", "recommendation")
+               for q in getattr(bank.family(name), kind) if "{" not in q and _words(q) in held_out]
+    assert not repeats
+
+
 def test_core_subject_separates_the_concept_from_things_that_mention_it(bank: TemplateBank) -> None:
     assert is_core_subject("favorite music genre", bank.family("music"))
     assert is_core_subject("food allergy", bank.family("allergy"))
