@@ -13,6 +13,9 @@ locality prompts whose key lies within some entry's radius.
 the nearest guard distance (``cap_at_guards``; capped first under the deployment prompt, as
 ``with_system`` keys it, uncapped under the default prompt, as ``prefedit`` keys it).
 
+``--types job,profession`` keeps only items of those attribute types (after ``--offset`` and
+``--limit``); ``--system ''`` skips the deployment prompt's rows.
+
 Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--margins 1.0,0.8] [--widen 1.4]``
 """
 
@@ -41,7 +44,8 @@ def main() -> None:
     ap.add_argument("--offset", type=int, default=0, help="skip this many items first (a held-out slice)")
     ap.add_argument("--guards", type=int, default=64)
     ap.add_argument("--margins", default="1.0,0.8,0.6")
-    ap.add_argument("--system", default=SOL)
+    ap.add_argument("--system", default=SOL, help="the deployment's system prompt ('' skips its rows)")
+    ap.add_argument("--types", default="", help="only items of these comma-separated attribute types (e.g. 'job,profession')")
     ap.add_argument("--widen", default="", help="comma-separated widening factors (default none)")
     ap.add_argument("--widen-margin", type=float, default=0.9)
     args = ap.parse_args()
@@ -50,6 +54,8 @@ def main() -> None:
     spec = method_spec("prefedit")
     module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
     items = load_tasks([args.data], limit=args.offset + args.limit, per_user=False).items[args.offset :]
+    if args.types:
+        items = tuple(it for it in items if it.type_key in args.types.split(","))
     unrelated = unrelated_prompts()
     guards = anchor_questions(args.guards)
     assert not set(guards) & set(unrelated)
@@ -61,7 +67,7 @@ def main() -> None:
 
     print(f"{len(items)} items, {len(guards)} guard questions; share of prompts within some entry's radius")
     print("| system prompt | cap | explicit | paraphrased | implicit | unrelated |\n|---|---|---|---|---|---|")
-    for label, system in (("default", DEFAULT_SYSTEM_PROMPT), ("deployment", args.system)):
+    for label, system in (("default", DEFAULT_SYSTEM_PROMPT), ("deployment", args.system))[: 2 if args.system else 1]:
         s = with_system(spec, system)
         guard_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in guards])
         probe_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in unrelated])
