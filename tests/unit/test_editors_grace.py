@@ -221,3 +221,45 @@ def test_warm_lr_sets_the_rate_of_the_warm_start_picks(tiny) -> None:
     same, unset, faster = run(1.0), run(0.0), run(2.0)  # fast_config's lr is 1.0
     assert torch.equal(same[0].values, unset[0].values) and same[1]["warm_steps"] == unset[1]["warm_steps"]
     assert faster[1]["warm_steps"] != unset[1]["warm_steps"]  # the picks trained at another rate
+
+
+def test_guard_keys_are_stored_once_and_read_back_exactly_in_a_new_process(tiny, tmp_path, monkeypatch) -> None:
+    from prefedit.editing.grace import compute_codebook as cc
+    from prefedit.editing.values import prompt_keys
+
+    monkeypatch.setenv("PREFEDIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(cc, "_guard_keys", {})  # as in a fresh process
+    lm = tiny("llama")
+    module = lm.arch.path("mlp_out", 1)
+    guards = tuple(chat_prompt(lm.tokenizer, q) for q in ("Where do I live now?", "Tell me about the sea."))
+    first = cc.guard_keys(lm, module, guards)
+    files = list(tmp_path.glob(f"stats/{lm.fingerprint}/guard-keys/*.safetensors"))
+    assert len(files) == 1 and not list(tmp_path.rglob("*.tmp"))
+    assert torch.equal(first, prompt_keys(lm, lm.model.get_submodule(module), guards))
+
+    import prefedit.editing.values as values
+
+    monkeypatch.setattr(cc, "_guard_keys", {})
+    monkeypatch.setattr(values, "prompt_keys", lambda *a: pytest.fail("recomputed instead of read from disk"))
+    assert torch.equal(cc.guard_keys(lm, module, guards), first)
+
+
+def test_guard_keys_of_other_prompts_or_a_damaged_file_are_computed_not_read(tiny, tmp_path, monkeypatch) -> None:
+    from prefedit.editing.grace import compute_codebook as cc
+
+    monkeypatch.setenv("PREFEDIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(cc, "_guard_keys", {})
+    lm = tiny("llama")
+    module = lm.arch.path("mlp_out", 1)
+    a = tuple(chat_prompt(lm.tokenizer, q) for q in ("Where do I live now?", "Tell me about the sea."))
+    b = (a[0], chat_prompt(lm.tokenizer, "What is my hobbyy?"))
+    ka, kb = cc.guard_keys(lm, module, a), cc.guard_keys(lm, module, b)
+    assert torch.allclose(ka[0], kb[0], atol=1e-5) and not torch.allclose(ka[1], kb[1], atol=1e-3)
+    files = sorted(tmp_path.glob(f"stats/{lm.fingerprint}/guard-keys/*.safetensors"))
+    assert len(files) == 2
+    for f in files:
+        f.write_bytes(b"not a safetensors file")
+    monkeypatch.setattr(cc, "_guard_keys", {})
+    assert torch.equal(cc.guard_keys(lm, module, a), ka)  # recomputed and rewritten
+    monkeypatch.setattr(cc, "_guard_keys", {})
+    assert torch.equal(cc.guard_keys(lm, module, a), ka)  # the rewritten file reads back

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,18 @@ log = logging.getLogger(__name__)
 
 CORPORA = {"chat-v1": "corpus_chat_v1.jsonl"}
 MAX_ROW_TOKENS = 256
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write ``tensors`` to ``path`` (safetensors) so that a reader never sees a partial file: into a
+    temporary file of this process first, then renamed over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def corpus_rows(corpus: str = "chat-v1") -> list[dict[str, str]]:
@@ -116,11 +129,7 @@ def key_second_moment(
     if missing:
         log.info("estimating key statistics for layers %s on %s (%d tokens)", missing, corpus, n_tokens)
         for layer, c in _estimate(lm, missing, corpus, n_tokens).items():
-            path = _cache_path(lm, layer, corpus, n_tokens, settings)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            save_file({"C": c.contiguous()}, str(tmp))
-            tmp.replace(path)
+            save_tensors({"C": c}, _cache_path(lm, layer, corpus, n_tokens, settings))
             out[layer] = c
     return out
 
@@ -167,8 +176,5 @@ def answer_start_keys(lm: Any, layer: int, *, corpus: str = "chat-v1", settings:
         last = mask.sum(1) - 1
         keys.append(captured[0][torch.arange(len(enc)), last.to(lm.device)].float().cpu())
     out = torch.cat(keys)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({"K": out.contiguous()}, str(tmp))
-    tmp.replace(path)
+    save_tensors({"K": out}, path)
     return out

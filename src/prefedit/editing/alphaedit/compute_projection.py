@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from prefedit.editing.stats import key_second_moment
+from prefedit.editing.stats import key_second_moment, save_tensors
 from prefedit.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,7 @@ def projectors(
         if layer in covs:
             proj, scale = null_space_projector(covs[layer], energy), covs[layer].diagonal().mean()
             log.info("null space of layer %d: rank %d of %d", layer, round(float(proj.trace())), proj.shape[0])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            save_file({"P": proj.contiguous(), "scale": scale.reshape(1).float()}, str(tmp))
-            tmp.replace(path)
+            save_tensors({"P": proj, "scale": scale.reshape(1).float()}, path)
         else:
             stored = load_file(str(path))
             proj, scale = stored["P"], stored["scale"][0]
