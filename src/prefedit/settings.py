@@ -1,6 +1,6 @@
 """The one settings object shared by library, CLI and server (environment prefix ``PREFEDIT_``).
 
-Two roots: ``PREFEDIT_CACHE`` holds disposable caches (converted weights, key statistics) and
+Two roots: ``PREFEDIT_CACHE`` holds disposable caches (converted weights, key statistics, guard keys) and
 ``PREFEDIT_HOME`` holds user data (the store). Nothing is written anywhere else.
 """
 
