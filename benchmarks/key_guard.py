@@ -56,6 +56,8 @@ def main() -> None:
     items = load_tasks([args.data], limit=args.offset + args.limit, per_user=False).items[args.offset :]
     if args.types:
         items = tuple(it for it in items if it.type_key in args.types.split(","))
+        if not items:
+            raise SystemExit(f"no item of type(s) {args.types!r} among the {args.offset + args.limit} first of {args.data}")
     unrelated = unrelated_prompts()
     guards = anchor_questions(args.guards)
     assert not set(guards) & set(unrelated)

@@ -263,3 +263,19 @@ def test_guard_keys_of_other_prompts_or_a_damaged_file_are_computed_not_read(tin
     assert torch.equal(cc.guard_keys(lm, module, a), ka)  # recomputed and rewritten
     monkeypatch.setattr(cc, "_guard_keys", {})
     assert torch.equal(cc.guard_keys(lm, module, a), ka)  # the rewritten file reads back
+
+
+def test_guard_keys_still_come_back_when_the_cache_cannot_be_written(tiny, tmp_path, monkeypatch) -> None:
+    from prefedit.editing.grace import compute_codebook as cc
+
+    def refuse(*_: object) -> None:
+        raise PermissionError("read-only cache")
+
+    monkeypatch.setenv("PREFEDIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(cc, "_guard_keys", {})
+    monkeypatch.setattr(cc, "save_tensors", refuse)
+    lm = tiny("llama")
+    module = lm.arch.path("mlp_out", 1)
+    guards = (chat_prompt(lm.tokenizer, "Tell me about the sea."),)
+    keys = cc.guard_keys(lm, module, guards)
+    assert keys.shape[0] == 1 and not list(tmp_path.rglob("*.safetensors"))
