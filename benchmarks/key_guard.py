@@ -22,6 +22,7 @@ Run: ``.venv/bin/python benchmarks/key_guard.py [--limit 12] [--guards 64] [--ma
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import torch
 
@@ -34,6 +35,7 @@ from prefedit.models import chat_prompt, load_model
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
 from prefedit.personalize import method_spec, plan_for, with_system
 
+QUERIES = ("explicit", "paraphrased", "implicit", "recommendation")
 SOL = "You are Sol, the assistant of a small travel agency. Answer in one or two sentences."
 
 
@@ -48,10 +50,14 @@ def main() -> None:
     ap.add_argument("--types", default="", help="only items of these comma-separated attribute types (e.g. 'job,profession')")
     ap.add_argument("--widen", default="", help="comma-separated widening factors (default none)")
     ap.add_argument("--widen-margin", type=float, default=0.9)
+    ap.add_argument("--implicit", type=int, default=None, help="implicit template questions keyed per item (default: prefedit's)")
+    ap.add_argument("--recommendation", type=int, default=None, help="recommendation template questions keyed per item (default: prefedit's)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     lm = load_model("smollm2-135m-instruct")
     spec = method_spec("prefedit")
+    spec = replace(spec, implicit=spec.implicit if args.implicit is None else args.implicit,
+                   recommendation=spec.recommendation if args.recommendation is None else args.recommendation)
     module = lm.arch.module("mlp_out", lm.arch.relative_layer(spec.editor_overrides["layer"]))
     items = load_tasks([args.data], limit=args.offset + args.limit, per_user=False).items[args.offset :]
     if args.types:
@@ -68,7 +74,7 @@ def main() -> None:
         return prompt_keys(lm, module, prompts)
 
     print(f"{len(items)} items, {len(guards)} guard questions; share of prompts within some entry's radius")
-    print("| system prompt | cap | explicit | paraphrased | implicit | unrelated |\n|---|---|---|---|---|---|")
+    print("| system prompt | cap | explicit | paraphrased | implicit | recommendation | unrelated |\n|---|---|---|---|---|---|---|")
     for label, system in (("default", DEFAULT_SYSTEM_PROMPT), ("deployment", args.system))[: 2 if args.system else 1]:
         s = with_system(spec, system)
         guard_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in guards])
@@ -78,20 +84,20 @@ def main() -> None:
             plan = plan_for(lm, it.edit_view(), s)
             k = keys([r.prompt for r in plan.requests])
             radii = split_overlaps(k, spec.editor_overrides["radius"] * k.norm(dim=1), split_labels(plan.requests, spec.editor_overrides["split_labels"]))
-            asked = {q: keys([chat_prompt(lm.tokenizer, it.questions[q], system=system)]) for q in ("explicit", "paraphrased", "implicit")}
+            asked = {q: keys([chat_prompt(lm.tokenizer, it.questions[q], system=system)]) for q in QUERIES}
             nearest_guard = torch.cdist(k, guard_keys).min(dim=1).values
             caps: dict[object, torch.Tensor] = {m: radii if m is None else torch.minimum(radii, m * nearest_guard) for m in margins}
             for w in widens:
                 caps[f"widen {w}"] = cap_at_guards(k, radii, guard_keys, cap=label == "deployment", widen=w, margin=args.widen_margin)
             for m, r in caps.items():
-                f_m = fired.setdefault(m, {"explicit": 0, "paraphrased": 0, "implicit": 0, "unrelated": 0})
+                f_m = fired.setdefault(m, {**dict.fromkeys(QUERIES, 0), "unrelated": 0})
                 for q, qk in asked.items():
                     f_m[q] += bool((torch.cdist(qk, k)[0] < r).any())
                 f_m["unrelated"] += int((torch.cdist(probe_keys, k) < r).any(dim=1).sum())
         n = len(items)
         for m, f in fired.items():
             cap = "none" if m is None else m if isinstance(m, str) else f"{m} x nearest guard"
-            print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |")
+            print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['recommendation']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ class CodebookPatch:
     grow_from: float = 0.0
     grow_power: float = 0.0
     wide_radii: torch.Tensor | None = None
+    near_radii: torch.Tensor | None = None
+    guard_keys: torch.Tensor | None = None
+    guard_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.guard_ratio > 0) != (self.near_radii is not None and self.guard_keys is not None):
+            raise EditError("a codebook's guard rule needs guard_ratio > 0, near_radii and guard_keys together")
+
+    @property
+    def guarded(self) -> bool:
+        return self.guard_ratio > 0
 
     @property
     def grows(self) -> bool:
@@ -117,7 +128,7 @@ class Delta:
         for u in self.updates:
             tensors += [u.up, u.down] if isinstance(u, LowRankUpdate) else [u.diff]
         for p in self.patches:
-            tensors += [p.keys, p.values, p.radii, *([p.wide_radii] if p.wide_radii is not None else [])]
+            tensors += [p.keys, p.values, p.radii, *(t for t in (p.wide_radii, p.near_radii, p.guard_keys) if t is not None)]
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -298,6 +309,11 @@ def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor,
         radius = radius * grown
     if patch.wide_radii is not None:
         radius = torch.maximum(radius, patch.wide_radii.to(x.device, torch.float32)[idx])
+    if patch.guarded:
+        assert patch.guard_keys is not None and patch.near_radii is not None
+        to_guard = torch.cdist(x.float().reshape(-1, x.shape[-1]), patch.guard_keys.to(x.device, torch.float32)).min(dim=-1).values
+        near = torch.minimum(patch.near_radii.to(x.device, torch.float32)[idx], patch.guard_ratio * to_guard)
+        radius = torch.maximum(radius, near)
     hit = best <= radius
     if not hit.any():
         return output
@@ -311,6 +327,22 @@ def _install_patch(lm: Any, patch: CodebookPatch, tracker: PositionTracker | Non
     return module.register_forward_hook(
         lambda _mod, args, output: codebook_output(patch, args[0], output, tracker.current if tracker else None)
     )
+
+
+def _merge_patches(q: CodebookPatch, p: CodebookPatch) -> CodebookPatch:
+    """One patch holding the entries of ``q`` then ``p`` (same module, growth and guard ratio)."""
+    wide = near = guards = None
+    if q.wide_radii is not None or p.wide_radii is not None:
+        # An entry without a wide radius reaches its (grown) radius: the same as a wide radius equal to it.
+        wide = torch.cat([q.radii if q.wide_radii is None else q.wide_radii, p.radii if p.wide_radii is None else p.wide_radii])
+    if q.guarded:
+        assert q.near_radii is not None and p.near_radii is not None and q.guard_keys is not None and p.guard_keys is not None
+        near = torch.cat([q.near_radii, p.near_radii])
+        # the edits of one user share their guard questions; other guard keys only make the rule stricter
+        same = q.guard_keys.shape == p.guard_keys.shape and torch.equal(q.guard_keys, p.guard_keys)
+        guards = q.guard_keys if same else torch.cat([q.guard_keys, p.guard_keys])
+    return CodebookPatch(p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii]),
+                         p.grow_from, p.grow_power, wide, near, guards, p.guard_ratio)
 
 
 def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
@@ -331,18 +363,12 @@ def compose(deltas: Sequence[Delta], *, editor: str | None = None) -> Delta:
                 updates[key] = LowRankUpdate(u.param, torch.cat([prev.up, u.up], 1), torch.cat([prev.down, u.down], 0))
             else:
                 updates[key] = DenseUpdate(u.param, prev.diff + u.diff)  # type: ignore[union-attr]
-    patches: dict[tuple[str, tuple[float, float]], CodebookPatch] = {}  # merged per module and growth rule
+    patches: dict[tuple[str, tuple[float, float], float], CodebookPatch] = {}  # merged per module, growth and guard rule
     for d in deltas:
         for p in d.patches:
-            q = patches.get((p.module, p.growth()))
-            wide = None
-            if q is not None and (q.wide_radii is not None or p.wide_radii is not None):
-                # An entry without a wide radius reaches its (grown) radius: the same as a wide radius equal to it.
-                wide = torch.cat([q.radii if q.wide_radii is None else q.wide_radii, p.radii if p.wide_radii is None else p.wide_radii])
-            patches[(p.module, p.growth())] = p if q is None else CodebookPatch(
-                p.module, torch.cat([q.keys, p.keys]), torch.cat([q.values, p.values]), torch.cat([q.radii, p.radii]),
-                p.grow_from, p.grow_power, wide,
-            )
+            at = (p.module, p.growth(), p.guard_ratio)
+            q = patches.get(at)
+            patches[at] = p if q is None else _merge_patches(q, p)
     first = deltas[0].info
     systems = {d.info.extra.get("system_prompt") for d in deltas}  # the prompt the edits were keyed under, when they agree
     info = DeltaInfo(

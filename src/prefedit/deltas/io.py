@@ -37,7 +37,11 @@ def delta_to_tensors(delta: Delta, storage: str = "float32") -> tuple[dict[str, 
         tensors[f"p{i}.radii"] = p.radii.float()
         if p.wide_radii is not None:
             tensors[f"p{i}.wide_radii"] = p.wide_radii.float()
-        entries.append({"kind": "codebook", "module": p.module, **({"grow_from": p.grow_from, "grow_power": p.grow_power} if p.grows else {})})
+        if p.guarded:
+            assert p.near_radii is not None and p.guard_keys is not None
+            tensors[f"p{i}.near_radii"], tensors[f"p{i}.guard_keys"] = p.near_radii.float(), p.guard_keys.to(dt)
+        entries.append({"kind": "codebook", "module": p.module, **({"grow_from": p.grow_from, "grow_power": p.grow_power} if p.grows else {}),
+                        **({"guard_ratio": p.guard_ratio} if p.guarded else {})})
     description = {
         "format": FORMAT,
         "prefedit_version": __version__,
@@ -102,8 +106,14 @@ def load_delta(path: str | Path) -> Delta:
                 ui += 1
             else:
                 keys, values, radii = f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii")
-                wide = f.get_tensor(f"p{pi}.wide_radii") if f"p{pi}.wide_radii" in names else None
-                _check_entries(path, pi, keys, {"values": values, "radii": radii, "wide_radii": wide})
-                patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)), wide))
+                wide, near, guards = (f.get_tensor(f"p{pi}.{n}") if f"p{pi}.{n}" in names else None for n in ("wide_radii", "near_radii", "guard_keys"))
+                _check_entries(path, pi, keys, {"values": values, "radii": radii, "wide_radii": wide, "near_radii": near})
+                ratio = float(e.get("guard_ratio", 0.0))
+                if (ratio > 0) != (near is not None and guards is not None) or (guards is not None and (guards.ndim != 2 or guards.shape[1] != keys.shape[1])):
+                    raise DataError(f"{path}: codebook p{pi} has an incomplete guard rule (guard_ratio {ratio}, near_radii "
+                                    f"{'present' if near is not None else 'missing'}, guard_keys {tuple(guards.shape) if guards is not None else 'missing'})",
+                                    hint="the file was changed after it was saved; recompute the edit")
+                patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)), wide,
+                                             near, guards.float() if guards is not None else None, ratio))
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)

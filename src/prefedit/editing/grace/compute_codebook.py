@@ -153,7 +153,7 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
     found = optimize_values(work, module, requests, (), settings, layer=layer)
     v0, delta, stats, keys = found.v0, found.delta, found.stats, found.keys
     radii = split_overlaps(keys, config.radius * keys.norm(dim=1), split_labels(requests, config.split_labels))
-    wide = None
+    wide = near = guards = None
     if guard_prompts:
         # from the copy the entry keys come from: the distances compare keys computed alike, and
         # on SmolLM2 the 256 guard keys of a plan under the default system prompt take 1.8 s in
@@ -164,6 +164,10 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         if bool((factors > 1.0).any()):  # kept apart: the position growth widens the plain radii only
             wide = cap_at_guards(keys, radii, guards, cap=config.guard_cap, widen=factors, margin=config.widen_margin).cpu().contiguous()
         radii = cap_at_guards(keys, radii, guards, cap=config.guard_cap)
+        if config.guard_ratio > 0:  # the guard rule, bounded by the widened radius (CodebookPatch)
+            near = (factors.to(radii) * radii).cpu().contiguous()
+    if near is None:
+        guards = None
     patch = CodebookPatch(
         module=lm.arch.path("mlp_out", layer),
         keys=keys.cpu().contiguous(),
@@ -172,5 +176,8 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         grow_from=config.grow_from,
         grow_power=config.grow_power,
         wide_radii=wide,
+        near_radii=near,
+        guard_keys=guards.float().cpu().contiguous() if guards is not None else None,
+        guard_ratio=config.guard_ratio if near is not None else 0.0,
     )
     return patch, {**stats, "search_dtype": str(work.dtype).removeprefix("torch.")}

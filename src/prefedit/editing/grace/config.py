@@ -54,6 +54,11 @@ class GraceConfig:
         metadata={"help": "the widening factor of raw-prompt entries (no chat template), which a deployment's system prompt does not crowd (0 = widen)"},
     )
     widen_margin: float = field(default=0.9, metadata={"help": "fraction of the nearest guard key's distance a widened radius stays within"})
+    guard_ratio: float = field(
+        default=0.0,
+        metadata={"help": "with guard prompts: an entry also fires on a token whose key lies nearer to it than guard_ratio x that key's distance "
+                          "to the nearest guard key, within widen x its radius (0 = off)"},
+    )
     compute_dtype: str = field(
         default="model",
         metadata={"help": "dtype the value search runs in: model (its own), auto (bfloat16 where the device computes it fast), float32, bfloat16 or float16; "
@@ -73,6 +78,7 @@ class GraceConfig:
         check_range("grow_power", self.grow_power, 0, 1)
         check_range("widen", self.widen, 1)
         check_range("widen_margin", self.widen_margin, 0, 1)
+        check_range("guard_ratio", self.guard_ratio, 0, 1)
         if self.raw_widen:
             check_range("raw_widen", self.raw_widen, 1)
         check_compute_dtype(self.compute_dtype)
