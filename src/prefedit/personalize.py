@@ -88,7 +88,7 @@ def method_spec(method: str) -> MethodSpec:
             raw=16,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 4.0, "per_request_stop": True,
                               "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
-                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9,
+                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9, "guard_ratio": 0.95,
                               "compute_dtype": "auto"},
             guard=GUARD_QUESTIONS,
         )
