@@ -13,6 +13,18 @@ locality prompts whose key lies within some entry's radius.
 the nearest guard distance (``cap_at_guards``; capped first under the deployment prompt, as
 ``with_system`` keys it, uncapped under the default prompt, as ``prefedit`` keys it).
 
+``--guard-ratios 0.9,0.95`` adds, for each widening factor, rows with the codebook's guard rule
+on top (``CodebookPatch.guard_ratio``: an entry also reaches a prompt nearer to it than that ratio
+x the prompt's distance to the nearest guard key, templated or raw, within the widened radius),
+evaluated by ``codebook_output`` itself: there only the nearest entry's radii count, where the
+other rows count a prompt within the radius of any entry, so a guard-rule row can miss a prompt
+that lies within some farther entry's radius.
+
+``--chats N`` adds a column: the share of (item, message) pairs within reach for the first N user
+messages under 300 characters of the distractor conversations
+(``../shared/data/distractors/inter_turns.json``, real chat requests that no guard question
+comes from): a wider check of locality than the 20 probes.
+
 ``--types job,profession`` keeps only items of those attribute types (after ``--offset`` and
 ``--limit``); ``--system ''`` skips the deployment prompt's rows.
 
@@ -27,12 +39,14 @@ from dataclasses import replace
 import torch
 
 from prefedit.bench.probes import unrelated_prompts
+from prefedit.bench.tasks.distractors import default_distractors_path, load_distractor_pairs
 from prefedit.bench.tasks.data import load_tasks
-from prefedit.editing.anchors import anchor_questions
+from prefedit.deltas.delta import CodebookPatch, codebook_output
+from prefedit.editing.anchors import guard_prompts_text
 from prefedit.editing.grace.compute_codebook import cap_at_guards, split_labels, split_overlaps
 from prefedit.editing.values import prompt_keys
 from prefedit.models import chat_prompt, load_model
-from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT
+from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, raw_prompt
 from prefedit.personalize import method_spec, plan_for, with_system
 
 QUERIES = ("explicit", "paraphrased", "implicit", "recommendation")
@@ -50,6 +64,9 @@ def main() -> None:
     ap.add_argument("--types", default="", help="only items of these comma-separated attribute types (e.g. 'job,profession')")
     ap.add_argument("--widen", default="", help="comma-separated widening factors (default none)")
     ap.add_argument("--widen-margin", type=float, default=0.9)
+    ap.add_argument("--guard-ratios", default="", help="comma-separated guard-rule ratios, each with every --widen factor (default none)")
+    ap.add_argument("--guard-requests", type=int, default=0, help="also guard with this many of the shipped generic requests (guard_requests.json)")
+    ap.add_argument("--chats", type=int, default=0, help="also count the first N short user messages of the distractor conversations in reach")
     ap.add_argument("--implicit", type=int, default=None, help="implicit template questions keyed per item (default: prefedit's)")
     ap.add_argument("--recommendation", type=int, default=None, help="recommendation template questions keyed per item (default: prefedit's)")
     args = ap.parse_args()
@@ -65,20 +82,32 @@ def main() -> None:
         if not items:
             raise SystemExit(f"no item of type(s) {args.types!r} among the {args.offset + args.limit} first of {args.data}")
     unrelated = unrelated_prompts()
-    guards = anchor_questions(args.guards)
+    chats: list[str] = []
+    if args.chats:
+        found = default_distractors_path([args.data])
+        if found is None:
+            raise SystemExit(f"--chats: no distractors/inter_turns.json next to the folder of {args.data}")
+        chats = [user for user, _ in load_distractor_pairs(found) if len(user) < 300][: args.chats]
+    guards = guard_prompts_text(args.guards, args.guard_requests)
     assert not set(guards) & set(unrelated)
     margins = [None, *(float(m) for m in args.margins.split(","))]
     widens = [float(w) for w in args.widen.split(",") if w]
+    ratios = [float(r) for r in args.guard_ratios.split(",") if r]
+    if ratios and not widens:
+        raise SystemExit("--guard-ratios needs --widen (the guard rule reaches as far as the widened radius)")
 
     def keys(prompts: list[str]) -> torch.Tensor:
-        return prompt_keys(lm, module, prompts)
+        return torch.cat([prompt_keys(lm, module, prompts[i : i + 64]) for i in range(0, len(prompts), 64)])
 
-    print(f"{len(items)} items, {len(guards)} guard questions; share of prompts within some entry's radius")
-    print("| system prompt | cap | explicit | paraphrased | implicit | recommendation | unrelated |\n|---|---|---|---|---|---|---|")
+    print(f"{len(items)} items, {len(guards)} guard prompts ({args.guards} corpus questions, {args.guard_requests} generic requests); share of prompts within some entry's radius")
+    extra = f" {len(chats)} chat messages |" if chats else ""
+    print(f"| system prompt | cap | explicit | paraphrased | implicit | recommendation | unrelated |{extra}\n|---|---|---|---|---|---|---|{'---|' if chats else ''}")
     for label, system in (("default", DEFAULT_SYSTEM_PROMPT), ("deployment", args.system))[: 2 if args.system else 1]:
-        s = with_system(spec, system)
+        s = replace(with_system(spec, system), guard_requests=args.guard_requests)
         guard_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in guards])
         probe_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in unrelated])
+        chat_keys = keys([chat_prompt(lm.tokenizer, q, system=system) for q in chats]) if chats else None
+        all_guards = torch.cat([guard_keys, keys([raw_prompt(lm.tokenizer, q) for q in guards])]) if ratios else guard_keys
         fired: dict[object, dict[str, int]] = {}  # per radius rule, in the order first seen
         for it in items:
             plan = plan_for(lm, it.edit_view(), s)
@@ -90,14 +119,27 @@ def main() -> None:
             for w in widens:
                 caps[f"widen {w}"] = cap_at_guards(k, radii, guard_keys, cap=label == "deployment", widen=w, margin=args.widen_margin)
             for m, r in caps.items():
-                f_m = fired.setdefault(m, {**dict.fromkeys(QUERIES, 0), "unrelated": 0})
+                f_m = fired.setdefault(m, {**dict.fromkeys(QUERIES, 0), "unrelated": 0, "chats": 0})
                 for q, qk in asked.items():
                     f_m[q] += bool((torch.cdist(qk, k)[0] < r).any())
                 f_m["unrelated"] += int((torch.cdist(probe_keys, k) < r).any(dim=1).sum())
+                if chat_keys is not None:
+                    f_m["chats"] += int((torch.cdist(chat_keys, k) < r).any(dim=1).sum())
+            for w in widens:
+                for ratio in ratios:
+                    patch = CodebookPatch("m", k, torch.ones_like(k[:, :1]), radii, wide_radii=caps[f"widen {w}"],
+                                          near_radii=w * radii, guard_keys=all_guards, guard_ratio=ratio)
+                    f_m = fired.setdefault(f"widen {w}, guard rule {ratio}", {**dict.fromkeys(QUERIES, 0), "unrelated": 0, "chats": 0})
+                    for q, qk in asked.items():
+                        f_m[q] += bool(codebook_output(patch, qk, torch.zeros(len(qk), 1)).any())
+                    f_m["unrelated"] += int(codebook_output(patch, probe_keys, torch.zeros(len(probe_keys), 1)).bool().sum())
+                    if chat_keys is not None:
+                        f_m["chats"] += int(codebook_output(patch, chat_keys, torch.zeros(len(chat_keys), 1)).bool().sum())
         n = len(items)
         for m, f in fired.items():
             cap = "none" if m is None else m if isinstance(m, str) else f"{m} x nearest guard"
-            print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['recommendation']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |")
+            print(f"| {label} | {cap} | {f['explicit']}/{n} | {f['paraphrased']}/{n} | {f['implicit']}/{n} | {f['recommendation']}/{n} | {f['unrelated'] / (n * len(unrelated)):.3f} |"
+                  + (f" {f['chats'] / (n * len(chats)):.3f} |" if chats else ""))
 
 
 if __name__ == "__main__":

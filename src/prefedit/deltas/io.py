@@ -39,7 +39,8 @@ def delta_to_tensors(delta: Delta, storage: str = "float32") -> tuple[dict[str, 
             tensors[f"p{i}.wide_radii"] = p.wide_radii.float()
         if p.guarded:
             assert p.near_radii is not None and p.guard_keys is not None
-            tensors[f"p{i}.near_radii"], tensors[f"p{i}.guard_keys"] = p.near_radii.float(), p.guard_keys.to(dt)
+            # guard keys stay in half precision whatever the storage dtype (CodebookPatch, compute_codebook)
+            tensors[f"p{i}.near_radii"], tensors[f"p{i}.guard_keys"] = p.near_radii.float(), p.guard_keys.to(torch.float16)
         entries.append({"kind": "codebook", "module": p.module, **({"grow_from": p.grow_from, "grow_power": p.grow_power} if p.grows else {}),
                         **({"guard_ratio": p.guard_ratio} if p.guarded else {})})
     description = {
@@ -114,6 +115,6 @@ def load_delta(path: str | Path) -> Delta:
                                     f"{'present' if near is not None else 'missing'}, guard_keys {tuple(guards.shape) if guards is not None else 'missing'})",
                                     hint="the file was changed after it was saved; recompute the edit")
                 patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)), wide,
-                                             near, guards.float() if guards is not None else None, ratio))
+                                             near, guards, ratio))
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)

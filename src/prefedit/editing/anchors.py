@@ -9,6 +9,9 @@ evenly over it; none of them is in the bench's locality probes.
 
 from __future__ import annotations
 
+import functools
+import json
+from importlib import resources
 from typing import Any
 
 from prefedit.editing.base import EditRequest
@@ -21,6 +24,26 @@ def anchor_questions(n: int, corpus: str = "chat-v1") -> list[str]:
     rows = corpus_rows(corpus)
     step = max(1, len(rows) // max(n, 1))
     return [row["question"] for row in rows[::step][:n]]
+
+
+@functools.cache
+def _guard_requests() -> tuple[str, ...]:
+    data = json.loads(resources.files("prefedit.data").joinpath("guard_requests.json").read_text())
+    return tuple(data["requests"])
+
+
+def guard_requests(n: int) -> list[str]:
+    """The first ``n`` of the shipped generic chat requests (``prefedit/data/guard_requests.json``):
+    instructions, follow-ups, small talk, code, maths, writing and the like, whose answer does not
+    depend on who the user is. The corpus questions are all "explain X" questions; these stand
+    for the rest of what people ask an assistant, so a codebook's guards also cover them."""
+    return list(_guard_requests()[:n]) if n > 0 else []
+
+
+def guard_prompts_text(corpus_questions: int, requests: int = 0) -> list[str]:
+    """The guard questions of a plan: ``corpus_questions`` corpus questions, then ``requests``
+    generic requests."""
+    return (anchor_questions(corpus_questions) if corpus_questions else []) + guard_requests(requests)
 
 
 def anchor_requests(lm: Any, n: int, tokens: int, corpus: str = "chat-v1") -> list[EditRequest]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from prefedit.editing.anchors import anchor_questions
+from prefedit.editing.anchors import guard_prompts_text
 from prefedit.editing.base import EditPlan, EditRequest
 from prefedit.errors import EditError
 from prefedit.models.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt, raw_prompt
@@ -74,6 +74,7 @@ def plan_preference(
     systems: Sequence[str] = (),
     system: str = DEFAULT_SYSTEM_PROMPT,
     guard: int = 0,
+    guard_requests: int = 0,
 ) -> EditPlan:
     """An EditPlan for one Preference.
 
@@ -88,7 +89,8 @@ def plan_preference(
     recommendation question again under each of these system prompts, answering the target.
     ``system``: the system prompt every chat question is asked under (the deployment's).
     ``guard`` (chat style): that many questions of the shipped chat corpus, under ``system``, as
-    the plan's guard prompts (and, with ``raw``, the same questions as raw prompts).
+    the plan's guard prompts (and, with ``raw``, the same questions as raw prompts), followed by
+    ``guard_requests`` of the shipped generic requests (``anchors.guard_requests``), treated alike.
     """
     questions = list(cluster.questions) if cluster is not None and cluster.questions else [pref.explicit_question]
     questions = questions[:max_requests] if max_requests else questions
@@ -109,7 +111,7 @@ def plan_preference(
         if r.prompt not in seen:
             reqs.append(r)
             seen.add(r.prompt)
-    guard_questions = anchor_questions(guard) if guard else []
+    guard_questions = guard_prompts_text(guard, guard_requests)
     guards = tuple(chat_prompt(tokenizer, q, system=system) for q in guard_questions)
     if raw:  # the raw copies are guarded by the same questions asked raw
         guards += tuple(raw_prompt(tokenizer, q) for q in guard_questions)

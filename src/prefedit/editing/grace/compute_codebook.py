@@ -177,7 +177,9 @@ def codebook_patch(lm: Any, requests: Sequence[EditRequest], layer: int, config:
         grow_power=config.grow_power,
         wide_radii=wide,
         near_radii=near,
-        guard_keys=guards.float().cpu().contiguous() if guards is not None else None,
+        # float16: a delta carries every guard key (hundreds of 1536-float keys on SmolLM2), and the
+        # rule compares distances, which half precision moves by about 1e-3 of a key's norm
+        guard_keys=guards.to(torch.float16).cpu().contiguous() if guards is not None else None,
         guard_ratio=config.guard_ratio if near is not None else 0.0,
     )
     return patch, {**stats, "search_dtype": str(work.dtype).removeprefix("torch.")}
