@@ -42,10 +42,12 @@ class MethodSpec:
     systems: tuple[str, ...] = field(default=(), metadata={"help": "other system prompts the questions are also keyed under"})
     system: str = field(default=DEFAULT_SYSTEM_PROMPT, metadata={"help": "the system prompt the deployment answers with; chat questions are keyed under it"})
     guard: int = field(default=0, metadata={"help": "generic corpus questions under the system prompt that a codebook edit must not fire on (its radii are capped)"})
+    guard_requests: int = field(default=0, metadata={"help": "shipped generic chat requests (instructions, follow-ups, small talk) added to the guard prompts"})
     editor_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "editor config fields to override"})
 
 
 GUARD_QUESTIONS = 128  # of the 133 questions of the shipped chat corpus
+GUARD_REQUESTS = 256  # all of prefedit/data/guard_requests.json
 
 
 def method_spec(method: str) -> MethodSpec:
@@ -76,8 +78,14 @@ def method_spec(method: str) -> MethodSpec:
         # 4x the learning rate (only their shared starting value rides on it): 4.8 -> 2.0 s per
         # preference on SmolLM2 on one CPU thread with 3x, the 12-item screen's answers as good or
         # better (benchmarks/prefedit_value_speed.py, method_screen.py); 4x instead of 3x saves
-        # about 5% more (prefedit_value_speed.py --against warm3). docs/personalize.md has the
-        # measured tables and the commands.
+        # about 5% more (prefedit_value_speed.py --against warm3). The guard rule (guard_ratio
+        # 0.95): an entry also fires on a token nearer to it than 0.95 x that token's distance to
+        # the nearest guard key, within the 1.4x radius, which reaches implicit questions that lie
+        # farther from every entry than a fixed radius allows but nearer to the user's entries
+        # than to any generic question (keys only, 30 items: 25 -> 28 of 30 implicit questions in
+        # reach, probes 0.005 both; held out, upqa_dev_400: 300 -> 334 of 400, probes 0.010 both:
+        # benchmarks/key_guard.py --guard-ratios 0.95). docs/personalize.md has the measured
+        # tables and the commands.
         return MethodSpec(
             editor="grace",
             builders=("templates",),
@@ -88,9 +96,10 @@ def method_spec(method: str) -> MethodSpec:
             raw=16,
             editor_overrides={"layer": 0.66, "radius": 0.5, "early_stop_nll": 0.05, "warm_start": 2, "warm_lr": 4.0, "per_request_stop": True,
                               "split_labels": "stripped", "grow_from": 96.0, "grow_power": 0.12,
-                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9, "guard_ratio": 0.95,
+                              "guard_cap": False, "widen": 1.4, "widen_margin": 0.9, "guard_ratio": 1.0,
                               "compute_dtype": "auto"},
             guard=GUARD_QUESTIONS,
+            guard_requests=GUARD_REQUESTS,
         )
     import prefedit.editing  # noqa: F401  (registers the editors)
 
@@ -145,6 +154,7 @@ def plan_for(lm: Any, pref: Preference, spec: MethodSpec) -> EditPlan:
         systems=spec.systems,
         system=spec.system,
         guard=spec.guard,
+        guard_requests=spec.guard_requests,
     )
 
 
