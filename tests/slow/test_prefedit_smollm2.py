@@ -20,6 +20,14 @@ PREFERENCES = [
 ]
 
 
+def _answer_and_kept(lm, delta, question: str, unrelated: list[str], before: list[str], *, answer_tokens: int, probe_tokens: int) -> tuple[str, int]:
+    """Under ``delta``: the answer to ``question`` and how many ``unrelated`` prompts keep their greedy output ``before``."""
+    with applied(lm, delta):
+        answer = generate(lm, [question], max_new_tokens=answer_tokens)[0]
+        after = generate(lm, unrelated, max_new_tokens=probe_tokens)
+    return answer, sum(a == b for a, b in zip(before, after, strict=True))
+
+
 @pytest.mark.parametrize("pref", PREFERENCES, ids=lambda p: p.id)
 def test_default_edit_answers_and_leaves_unrelated_prompts_exactly_alone(smollm2, pref: Preference) -> None:
     lm = smollm2
@@ -85,7 +93,10 @@ def test_default_edit_still_answers_several_turns_into_a_conversation(smollm2) -
     history = _corpus_turns(5)
     unrelated = [chat_prompt(lm.tokenizer, q, history=history) for q in unrelated_prompts()]
     before = generate(lm, unrelated, max_new_tokens=32)
-    spec = method_spec("prefedit")
+    default = method_spec("prefedit")
+    # the guard rule alone already answers the Miso question after five turns, so both variants
+    # leave it off to compare the position growth with fixed radii
+    spec = replace(default, editor_overrides={**default.editor_overrides, "guard_ratio": 0.0})
     fixed = replace(spec, editor_overrides={**spec.editor_overrides, "grow_from": 0.0})
     hits: dict[str, list[bool]] = {"grown": [], "fixed": []}
     for pref in PREFERENCES:
@@ -122,9 +133,35 @@ def test_raw_copies_answer_raw_questions_the_plan_does_not_hold_under_a_deployme
         raw = torch.tensor([r.raw for r in plan.requests])
         assert raw.sum() == 25 and patch.wide_radii is not None
         assert torch.equal(patch.wide_radii[~raw], patch.radii[~raw]) and bool((patch.wide_radii[raw] > patch.radii[raw]).any())
-        with applied(lm, delta):
-            answer = generate(lm, [question], max_new_tokens=8)[0]
-            after = generate(lm, unrelated, max_new_tokens=16)
+        answer, same = _answer_and_kept(lm, delta, question, unrelated, before, answer_tokens=8, probe_tokens=16)
         assert pref.target.lower() in answer.lower(), answer
-        same = sum(a == b for a, b in zip(before, after, strict=True))
         assert same >= 19, f"{pref.id}: only {same}/20 raw unrelated prompts kept their greedy output"
+
+
+def test_the_guard_rule_answers_a_question_beyond_the_wide_radius_and_leaves_unrelated_prompts_alone(smollm2) -> None:
+    """A question about the user that lies beyond every entry's wide radius, but nearer to the
+    user's entries than to any guard question, is answered through the guard rule alone; the
+    20 unrelated prompts keep their greedy output."""
+    from dataclasses import replace
+
+    from prefedit.deltas.delta import codebook_output
+    from prefedit.editing.values import prompt_keys
+
+    lm = smollm2
+    pref = PREFERENCES[0]
+    question = chat_prompt(lm.tokenizer, "What's the best thing about where I live?")
+    unrelated = [chat_prompt(lm.tokenizer, q) for q in unrelated_prompts()]
+    before = generate(lm, unrelated, max_new_tokens=32)
+    delta = preference_delta(lm, pref)
+    patch = delta.patches[0]
+    from prefedit.personalize import GUARD_QUESTIONS, GUARD_REQUESTS
+
+    assert patch.guarded and patch.guard_keys is not None
+    assert patch.guard_keys.shape[0] == 2 * (GUARD_QUESTIONS + GUARD_REQUESTS)  # corpus questions and generic requests, templated and raw
+    key = prompt_keys(lm, lm.model.get_submodule(patch.module), [question])
+    blank = torch.zeros(1, patch.values.shape[1])
+    assert codebook_output(patch, key, blank).abs().sum() > 0
+    assert codebook_output(replace(patch, near_radii=None, guard_keys=None, guard_ratio=0.0), key, blank).abs().sum() == 0
+    answer, same = _answer_and_kept(lm, delta, question, unrelated, before, answer_tokens=24, probe_tokens=32)
+    assert pref.target.lower() in answer.lower(), answer
+    assert same >= 19, f"only {same}/20 unrelated prompts kept their greedy output"

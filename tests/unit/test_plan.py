@@ -81,6 +81,18 @@ def test_guard_prompts_are_corpus_questions_under_the_plans_system_prompt(tiny) 
     assert with_raw.guard_prompts == plan.guard_prompts + tuple(raw_prompt(tok, q) for q in anchor_questions(5))
 
 
+def test_guard_requests_follow_the_corpus_questions_templated_and_raw(tiny) -> None:
+    from prefedit.editing.anchors import anchor_questions, guard_requests
+
+    tok = tiny("llama").tokenizer
+    cluster = build_cluster(PREF, builders=("templates",))
+    plan = plan_preference(tok, PREF, cluster=cluster, guard=5, guard_requests=3, raw=2)
+    texts = [*anchor_questions(5), *guard_requests(3)]
+    assert len(set(texts)) == 8
+    assert plan.guard_prompts == tuple(chat_prompt(tok, q) for q in texts) + tuple(raw_prompt(tok, q) for q in texts)
+    assert plan_preference(tok, PREF, guard=0, guard_requests=2).guard_prompts == tuple(chat_prompt(tok, q) for q in guard_requests(2))
+
+
 def test_a_blank_deployment_system_prompt_is_refused_and_none_keeps_the_spec() -> None:
     from prefedit.errors import ConfigError
     from prefedit.personalize import GUARD_QUESTIONS, method_spec, with_system

@@ -128,3 +128,20 @@ def test_bad_template_file_names_file_family_and_field(tmp_path: Path, family: d
     path.write_text(json.dumps({"families": [family]}))
     with pytest.raises(DataError, match=r"t\.json: " + pattern):
         load_template_bank(path)
+
+
+def test_guard_requests_repeat_no_question_a_preference_is_asked_or_keyed_with(bank: TemplateBank, upqa_rows: list[tuple[str, int, dict]]) -> None:
+    """A guard request cuts the reach of every entry near it, so none may be a question the
+    templates key or that the benchmark asks about a preference (or one of its unrelated probes,
+    which must stay a test of locality, not of the guards)."""
+    from prefedit.bench.probes import unrelated_prompts
+    from prefedit.editing.anchors import guard_requests
+
+    requests = guard_requests(10_000)
+    assert len(requests) == 256 and len(set(requests)) == 256 and all(r == r.strip() and r for r in requests)
+    asked = {normalize_subject(q) for _, _, row in upqa_rows for field in ("question", "question_paraphrased", "implicit_question", "product_recommendation_question")
+             for q in (row.get(field) if isinstance(row.get(field), list) else [row.get(field)]) if q}
+    keyed = {normalize_subject(q) for name in bank.names() for kind in ("explicit", "paraphrased", "implicit", "recommendation")
+             for q in getattr(bank.family(name), kind) if "{" not in q}
+    probes = {normalize_subject(q) for q in unrelated_prompts()}
+    assert not [r for r in requests if normalize_subject(r) in asked | keyed | probes]
