@@ -149,7 +149,7 @@ def test_the_guard_rule_answers_a_question_beyond_the_wide_radius_and_leaves_unr
 
     lm = smollm2
     pref = PREFERENCES[0]
-    question = chat_prompt(lm.tokenizer, "What's the best thing about where I live?")
+    question = chat_prompt(lm.tokenizer, "What's something fun to do nearby?")
     unrelated = [chat_prompt(lm.tokenizer, q) for q in unrelated_prompts()]
     before = generate(lm, unrelated, max_new_tokens=32)
     delta = preference_delta(lm, pref)
