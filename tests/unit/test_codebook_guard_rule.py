@@ -49,6 +49,8 @@ def test_an_incomplete_guard_rule_is_refused() -> None:
         CodebookPatch("m", torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), guard_ratio=0.9)
     with pytest.raises(EditError, match="guard rule"):
         CodebookPatch("m", torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), near_radii=torch.ones(1), guard_keys=torch.zeros(1, 2))
+    with pytest.raises(EditError, match="guard rule"):  # guard keys of another width than the entries' keys
+        CodebookPatch("m", torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1), near_radii=torch.ones(1), guard_keys=torch.zeros(1, 3), guard_ratio=0.9)
 
 
 def test_the_guard_rule_survives_save_and_load_and_a_damaged_file_is_refused(tmp_path) -> None:

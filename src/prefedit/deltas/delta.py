@@ -71,8 +71,12 @@ class CodebookPatch:
     guard_ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        if (self.guard_ratio > 0) != (self.near_radii is not None and self.guard_keys is not None):
-            raise EditError("a codebook's guard rule needs guard_ratio > 0, near_radii and guard_keys together")
+        near, guards = self.near_radii, self.guard_keys
+        if (self.guard_ratio > 0) != (near is not None and guards is not None) or (
+                guards is not None and (guards.ndim != 2 or guards.shape[1] != self.keys.shape[1])):
+            raise EditError(f"incomplete guard rule: a codebook's guard rule needs guard_ratio > 0, near_radii and guard_keys of the keys' "
+                            f"width together (guard_ratio {self.guard_ratio}, near_radii {'present' if near is not None else 'missing'}, "
+                            f"guard_keys {tuple(guards.shape) if guards is not None else 'missing'})")
 
     @property
     def guarded(self) -> bool:
@@ -301,7 +305,8 @@ def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor,
     ``positions``: the tokens' position ids (``[batch or 1, tokens]``), used when the patch's
     radii grow with the position."""
     keys = patch.keys.to(x.device, torch.float32)
-    dist = torch.cdist(x.float().reshape(-1, x.shape[-1]), keys)  # [b*t, n]
+    flat = x.float().reshape(-1, x.shape[-1])
+    dist = torch.cdist(flat, keys)  # [b*t, n]
     best, idx = dist.min(dim=-1)
     radius = patch.radii.to(x.device, torch.float32)[idx]
     if patch.grows:
@@ -311,7 +316,7 @@ def codebook_output(patch: CodebookPatch, x: torch.Tensor, output: torch.Tensor,
         radius = torch.maximum(radius, patch.wide_radii.to(x.device, torch.float32)[idx])
     if patch.guarded:
         assert patch.guard_keys is not None and patch.near_radii is not None
-        to_guard = torch.cdist(x.float().reshape(-1, x.shape[-1]), patch.guard_keys.to(x.device, torch.float32)).min(dim=-1).values
+        to_guard = torch.cdist(flat, patch.guard_keys.to(x.device, torch.float32)).min(dim=-1).values
         near = torch.minimum(patch.near_radii.to(x.device, torch.float32)[idx], patch.guard_ratio * to_guard)
         radius = torch.maximum(radius, near)
     hit = best <= radius

@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from prefedit import __version__
 from prefedit.deltas.delta import CodebookPatch, Delta, DeltaInfo, DenseUpdate, LowRankUpdate
-from prefedit.errors import DataError
+from prefedit.errors import DataError, EditError
 
 FORMAT = "prefedit.delta/1"
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -109,12 +109,10 @@ def load_delta(path: str | Path) -> Delta:
                 keys, values, radii = f.get_tensor(f"p{pi}.keys").float(), f.get_tensor(f"p{pi}.values").float(), f.get_tensor(f"p{pi}.radii")
                 wide, near, guards = (f.get_tensor(f"p{pi}.{n}") if f"p{pi}.{n}" in names else None for n in ("wide_radii", "near_radii", "guard_keys"))
                 _check_entries(path, pi, keys, {"values": values, "radii": radii, "wide_radii": wide, "near_radii": near})
-                ratio = float(e.get("guard_ratio", 0.0))
-                if (ratio > 0) != (near is not None and guards is not None) or (guards is not None and (guards.ndim != 2 or guards.shape[1] != keys.shape[1])):
-                    raise DataError(f"{path}: codebook p{pi} has an incomplete guard rule (guard_ratio {ratio}, near_radii "
-                                    f"{'present' if near is not None else 'missing'}, guard_keys {tuple(guards.shape) if guards is not None else 'missing'})",
-                                    hint="the file was changed after it was saved; recompute the edit")
-                patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)), wide,
-                                             near, guards, ratio))
+                try:  # CodebookPatch refuses an incomplete guard rule; name the file and the codebook
+                    patches.append(CodebookPatch(e["module"], keys, values, radii, float(e.get("grow_from", 0.0)), float(e.get("grow_power", 0.0)),
+                                                 wide, near, guards, float(e.get("guard_ratio", 0.0))))
+                except EditError as exc:
+                    raise DataError(f"{path}: codebook p{pi}: {exc}", hint="the file was changed after it was saved; recompute the edit") from exc
                 pi += 1
     return Delta(info=DeltaInfo(**desc["info"]), updates=updates, patches=patches)
