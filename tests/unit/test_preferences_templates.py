@@ -83,6 +83,12 @@ def upqa_rows() -> list[tuple[str, int, dict]]:
     return rows
 
 
+def _asked(row: dict, field: str) -> list[str]:
+    """A UPQA row's question(s) in ``field`` (a string or a list of them; none when absent)."""
+    value = row.get(field)
+    return [q for q in (value if isinstance(value, list) else [value]) if q]
+
+
 def test_family_for_covers_every_upqa_attribute_type(bank: TemplateBank, upqa_rows: list[tuple[str, int, dict]]) -> None:
     types = [row["attribute_type"][-1] if isinstance(row["attribute_type"], list) else row["attribute_type"] for _, _, row in upqa_rows]
     mapped = sum(family_for(t, bank) != GENERIC for t in types) / len(types)
@@ -96,7 +102,7 @@ def test_no_template_question_repeats_an_upqa_evaluation_question(bank: Template
     held_out: dict[str, str] = {}  # question, case and punctuation aside -> where it is asked
     for name, i, row in upqa_rows:
         for field in ("question_paraphrased", "implicit_question", "product_recommendation_question"):
-            for q in row[field] if isinstance(row[field], list) else [row[field]]:
+            for q in _asked(row, field):
                 held_out.setdefault(normalize_subject(q), f"{name}[{i}].{field}")
     repeats = [(name, kind, q, held_out[normalize_subject(q)]) for name in bank.names() for kind in ("explicit", "paraphrased", "implicit", "recommendation")
                for q in getattr(bank.family(name), kind) if "{" not in q and normalize_subject(q) in held_out]
@@ -140,7 +146,7 @@ def test_guard_requests_repeat_no_question_a_preference_is_asked_or_keyed_with(b
     requests = guard_requests(10_000)
     assert len(requests) == 256 and len(set(requests)) == 256 and all(r == r.strip() and r for r in requests)
     asked = {normalize_subject(q) for _, _, row in upqa_rows for field in ("question", "question_paraphrased", "implicit_question", "product_recommendation_question")
-             for q in (row.get(field) if isinstance(row.get(field), list) else [row.get(field)]) if q}
+             for q in _asked(row, field)}
     keyed = {normalize_subject(q) for name in bank.names() for kind in ("explicit", "paraphrased", "implicit", "recommendation")
              for q in getattr(bank.family(name), kind) if "{" not in q}
     probes = {normalize_subject(q) for q in unrelated_prompts()}
