@@ -22,6 +22,7 @@ BAD = [
     (LoraEditConfig, {"rank": 0}, "rank"),
     (GraceConfig, {"radius": -0.1}, "radius"),
     (GraceConfig, {"warm_start": -1}, "warm_start"),
+    (GraceConfig, {"guard_ratio": 1.5}, "guard_ratio"),
 ]
 
 
